@@ -1,0 +1,124 @@
+"""The one place where ``settings.WEBEXTEAMS`` is read.
+
+Every value is read per call (never at import time), so ``override_settings`` works and
+nothing in a class body, default argument or module constant depends on settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULT_API_BASE_URL = "https://webexapis.com/v1"
+
+#: Every key that ``WEBEXTEAMS`` may hold, with its default. docs/settings.md documents each.
+DEFAULTS: dict[str, Any] = {
+    # --- the API and the client -------------------------------------------------------------
+    # Base URL of the Webex REST API (point it at the fake Webex in tests and the demo).
+    "API_BASE_URL": DEFAULT_API_BASE_URL,
+    # (connect, read) timeouts in seconds, or one number for both.
+    "REQUEST_TIMEOUT": (5.0, 30.0),
+    # Extra hosts (besides API_BASE_URL's) that may receive the bearer token for file downloads.
+    "TRUSTED_API_HOSTS": (),
+    # --- storage ----------------------------------------------------------------------------
+    # Fernet keys (urlsafe base64, 32 bytes). The first encrypts; all decrypt. Required.
+    "ENCRYPTION_KEYS": (),
+    # --- the default bot --------------------------------------------------------------------
+    # A bot token from the environment, used when no Credential is given (12-factor).
+    "BOT_TOKEN": None,
+    # --- OAuth integration ------------------------------------------------------------------
+    "CLIENT_ID": None,
+    "CLIENT_SECRET": None,
+    "OAUTH_SCOPES": ("spark:people_read",),
+    "OAUTH_AUTHORIZE_URL": None,  # default: API_BASE_URL + "/authorize"
+    "OAUTH_TOKEN_URL": None,  # default: API_BASE_URL + "/access_token"
+    "OAUTH_REDIRECT_URI": None,  # default: built from the request and webexteams:oauth_callback
+    "OAUTH_CREATE_USERS": True,
+    "OAUTH_MATCH_EMAIL": False,
+    "OAUTH_LOGIN_REDIRECT_URL": "/",
+    "OAUTH_STATE_TTL": 600,
+    "ADAPTER": "django_webexteams.adapter.DefaultAdapter",
+    # Refresh an access token this many seconds before it expires.
+    "TOKEN_REFRESH_MARGIN": 300,
+    # --- webhooks ---------------------------------------------------------------------------
+    # Public https base URL that Webex can reach, e.g. "https://example.com".
+    "WEBHOOK_BASE_URL": None,
+    "WEBHOOK_DISPATCH": "sync",  # "sync" or "celery"
+    "WEBHOOK_MAX_BODY_BYTES": 256 * 1024,
+    "WEBHOOK_DISPATCH_OWN_EVENTS": False,
+    "WEBHOOK_AUTO_REACTIVATE": False,
+    "DELIVERY_RETENTION_DAYS": 30,
+    # --- sending ----------------------------------------------------------------------------
+    "CELERY_QUEUE": None,  # None: Celery's default queue
+    "SEND_MAX_ATTEMPTS": 10,
+    "SEND_BACKOFF_BASE": 2.0,
+    "SEND_BACKOFF_MAX": 300.0,
+    # Django cache alias holding the shared rate-limit gate (use a Redis cache in production).
+    "RATE_LIMIT_CACHE": "default",
+    # Upper bound for one Celery countdown; keep below the broker's visibility timeout.
+    "MAX_COUNTDOWN": 600,
+    # Storage path prefix for files queued with send_message(file=...).
+    "FILE_STORAGE_PREFIX": "webexteams/outbox/",
+}
+
+
+def _user_settings() -> Mapping[str, Any]:
+    value = getattr(settings, "WEBEXTEAMS", None)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ImproperlyConfigured("settings.WEBEXTEAMS must be a dict.")
+    return value
+
+
+def unknown_keys() -> list[str]:
+    """Keys in ``WEBEXTEAMS`` that this app does not know (typos, removed settings)."""
+    return sorted(k for k in _user_settings() if k not in DEFAULTS)
+
+
+def get(key: str) -> Any:
+    """Return ``WEBEXTEAMS[key]`` or its default.
+
+    Raises ``ImproperlyConfigured`` if ``WEBEXTEAMS`` holds a key this app does not know,
+    so a typo such as ``"BOT_TOKN"`` fails loudly instead of silently using the default.
+    """
+    if key not in DEFAULTS:
+        raise KeyError(f"{key!r} is not a WEBEXTEAMS setting")
+    bad = unknown_keys()
+    if bad:
+        raise ImproperlyConfigured(
+            f"Unknown WEBEXTEAMS setting(s): {', '.join(bad)}. "
+            f"Known settings: {', '.join(sorted(DEFAULTS))}."
+        )
+    return _user_settings().get(key, DEFAULTS[key])
+
+
+def api_base_url() -> str:
+    return str(get("API_BASE_URL")).rstrip("/")
+
+
+def request_timeout() -> tuple[float, float]:
+    value = get("REQUEST_TIMEOUT")
+    if isinstance(value, int | float):
+        return (float(value), float(value))
+    connect, read = value
+    return (float(connect), float(read))
+
+
+def oauth_authorize_url() -> str:
+    return str(get("OAUTH_AUTHORIZE_URL") or api_base_url() + "/authorize")
+
+
+def oauth_token_url() -> str:
+    return str(get("OAUTH_TOKEN_URL") or api_base_url() + "/access_token")
+
+
+def encryption_keys() -> list[str]:
+    keys = get("ENCRYPTION_KEYS")
+    if isinstance(keys, str):
+        # Accept a comma-separated string (what an environment variable holds).
+        keys = [k.strip() for k in keys.split(",") if k.strip()]
+    return list(keys or [])

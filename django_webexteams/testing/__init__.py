@@ -1,0 +1,1 @@
+"""The fake Webex: a stateful local emulator for tests and the demo."""

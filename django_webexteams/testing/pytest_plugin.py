@@ -1,0 +1,1 @@
+"""pytest plugin (entry point ``webexteams``): the ``fake_webex`` fixture."""
