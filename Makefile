@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@echo "database: $$($(BIN)/python -m testproject.dbprobe)"
+	DATABASE_URL="$$($(BIN)/python -m testproject.dbprobe)" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: venv
 	$(BIN)/python -m testproject.demo

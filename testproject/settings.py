@@ -18,7 +18,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env") if (BASE_DIR / ".env").exists() else None
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="testproject-insecure-secret-key-not-for-production")
+SECRET_KEY = env.str(
+    "DJANGO_SECRET_KEY", default="testproject-insecure-secret-key-not-for-production"
+)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
@@ -67,6 +69,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="")
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -98,11 +101,14 @@ WEBEXTEAMS = {
     "WEBHOOK_BASE_URL": env.str("WEBHOOK_BASE_URL", default=None),
     "WEBHOOK_DISPATCH": env.str("WEBEX_WEBHOOK_DISPATCH", default="sync"),
 }
+# More WEBEXTEAMS keys as JSON (the test suite passes settings to its worker processes this way).
+WEBEXTEAMS.update(env.json("WEBEXTEAMS_EXTRA", default={}))
 
 # Celery: broker and result backend from the environment (docs/sending.md).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -113,6 +119,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {
-        "django_webexteams": {"handlers": ["console"], "level": env.str("WEBEX_LOG_LEVEL", default="WARNING")},
+        "django_webexteams": {
+            "handlers": ["console"],
+            "level": env.str("WEBEX_LOG_LEVEL", default="WARNING"),
+        },
     },
 }

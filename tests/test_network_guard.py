@@ -5,7 +5,7 @@ import socket
 import pytest
 import requests
 
-from tests.conftest import NetworkGuardError
+from tests.network_guard import NetworkGuardError
 
 
 def test_non_loopback_connect_is_refused() -> None:
