@@ -1,0 +1,93 @@
+"""``EncryptedTextField``: a text column that is only ever stored encrypted.
+
+See :mod:`django_webexteams.crypto` and docs/encryption.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import FieldError
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.expressions import Expression
+from django.db.models.lookups import Exact
+
+from django_webexteams import crypto
+
+__all__ = ["EncryptedLookupError", "EncryptedTextField"]
+
+
+class EncryptedLookupError(FieldError):
+    """A query tried to filter on (or transform) an encrypted column."""
+
+
+class _NoneOnlyExact(Exact):
+    """``exact`` that only accepts ``None`` (which Django rewrites to ``isnull``)."""
+
+    def __init__(self, lhs: Any, rhs: Any) -> None:
+        if rhs is not None:
+            raise EncryptedLookupError(lhs.output_field._refusal("the 'exact' lookup"))
+        super().__init__(lhs, rhs)
+
+
+class EncryptedTextField(models.TextField):
+    """A ``TextField`` whose value is encrypted with Fernet before it reaches the database.
+
+    - Python side: plain ``str``. Database side: a Fernet token (ASCII).
+    - Reading a row whose value no configured key decrypts raises
+      :class:`~django_webexteams.crypto.DecryptionError` naming the model and field; the
+      value is never returned as if it were plaintext, so it can't be re-saved double-wrapped
+      or sent to Webex as a token. To show such rows (e.g. in the admin) defer the column.
+    - Every lookup except ``isnull`` raises :class:`EncryptedLookupError`: Fernet is
+      randomised (the same value encrypts differently each time), so ``exact``, ``contains``
+      and friends would silently match nothing; failing loudly is the honest answer.
+    """
+
+    description = "Text encrypted at rest with Fernet (WEBEXTEAMS['ENCRYPTION_KEYS'])"
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None:
+            return None
+        if isinstance(value, Expression):  # pragma: no cover - defensive
+            raise EncryptedLookupError(self._refusal("an expression"))
+        return crypto.encrypt(str(value))
+
+    def from_db_value(
+        self, value: Any, expression: Any, connection: BaseDatabaseWrapper
+    ) -> str | None:
+        if value is None:
+            return None
+        try:
+            return crypto.decrypt(value)
+        except crypto.DecryptionError:
+            raise crypto.DecryptionError(self._label(), self.name) from None
+
+    def to_python(self, value: Any) -> Any:
+        # Forms and deserialisation hand us plaintext; nothing to undo here.
+        if value is None or isinstance(value, str):
+            return value
+        return str(value)
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        if lookup_name == "exact":
+            # ``filter(field=None)`` reaches Django as exact-None, which it turns into isnull.
+            return _NoneOnlyExact
+        raise EncryptedLookupError(self._refusal(f"the {lookup_name!r} lookup"))
+
+    def get_transform(self, lookup_name: str) -> Any:
+        raise EncryptedLookupError(self._refusal(f"the {lookup_name!r} transform"))
+
+    def _label(self) -> str:
+        model = getattr(self, "model", None)
+        return model._meta.label if model is not None else "<unbound field>"
+
+    def _refusal(self, what: str) -> str:
+        return (
+            f"{self._label()}.{self.name} is encrypted; {what} can't be used on it (values are "
+            "encrypted with a random IV, so the database can't compare them). Only isnull is "
+            "supported: filter on another column, then read the value in Python."
+        )
