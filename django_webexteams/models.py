@@ -102,8 +102,12 @@ class Credential(models.Model):
         hook for OAuth refresh.
         """
         from django_webexteams.clients import build_client
+        from django_webexteams.tokens import client_kwargs
 
-        return build_client(self.current_access_token(), **kwargs)
+        token = self.current_access_token()
+        # A 401 on a user (OAuth) token triggers at most one refresh-and-retry per request,
+        # through the client's on_unauthorized hook (see django_webexteams.tokens).
+        return build_client(token, **client_kwargs(self, token, kwargs))
 
     def current_access_token(self) -> str:
         """The access token to use now.
