@@ -62,6 +62,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_COUNTDOWN": 600,
     # Storage path prefix for files queued with send_message(file=...).
     "FILE_STORAGE_PREFIX": "webexteams/outbox/",
+    # Seconds a send may hold an outbox row in "sending" before another copy of the task may
+    # assume the worker died and take over. None: connect + read REQUEST_TIMEOUT + 30 s.
+    "SEND_LEASE_SECONDS": None,
+    # Optional proactive pacing per credential: (count, period_seconds), e.g. (5, 1.0).
+    "SEND_RATE_LIMIT": None,
 }
 
 
