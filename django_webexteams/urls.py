@@ -2,6 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
+from django_webexteams.views import oauth
+
 app_name = "webexteams"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    # "Log in with Webex" (docs/oauth.md)
+    path("oauth/login/", oauth.login_view, name="oauth_login"),
+    path("oauth/callback/", oauth.callback, name="oauth_callback"),
+    path("oauth/disconnect/", oauth.disconnect, name="oauth_disconnect"),
+]

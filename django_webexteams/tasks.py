@@ -1,0 +1,60 @@
+"""Celery tasks of django-webexteams.
+
+Tasks are short shims over the service modules: they take primary keys, never tokens, and
+have explicit names ``webexteams.<verb_noun>``. Each feature keeps its tasks in its own
+section below.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+# --- OAuth: keep user tokens fresh (docs/oauth.md) -------------------------------------------
+@shared_task(name="webexteams.refresh_credentials", ignore_result=True)
+def refresh_credentials(within: float = 86400.0) -> dict[str, int]:
+    """Refresh active user credentials whose access token expires within ``within`` seconds
+    (default one day), or whose refresh token does.
+
+    Run it from Celery beat (docs/oauth.md has the schedule). Each credential is refreshed
+    under its row lock (``tokens.refresh_credential``), so a beat run and a request that
+    refreshes the same credential at the same moment spend its refresh token once. One
+    failing credential does not stop the others. Returns counts per outcome.
+    """
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from django_webexteams import tokens
+    from django_webexteams.models import Credential
+
+    horizon = timezone.now() + timedelta(seconds=max(0.0, float(within)))
+    # Only the primary keys: each credential is re-read under its lock by refresh_credential.
+    pks = list(
+        Credential.objects.filter(kind=Credential.Kind.USER, is_active=True)
+        .filter(Q(expires_at__lte=horizon) | Q(refresh_expires_at__lte=horizon))
+        .values_list("pk", flat=True)
+    )
+    counts = {"refreshed": 0, "revoked": 0, "failed": 0, "skipped": 0}
+    for pk in pks:
+        credential = Credential.objects.filter(pk=pk).first()
+        if credential is None:
+            counts["skipped"] += 1
+            continue
+        try:
+            # force: the query above already decided this one is due (it may be due because
+            # of its refresh token, which needs_refresh() does not look at).
+            outcome = tokens.refresh_credential(credential, force=True)
+        except Exception:  # e.g. an undecryptable row: report it, carry on with the rest
+            logger.exception("Refreshing Webex credential %s failed", pk)
+            outcome = "failed"
+        counts[outcome or "skipped"] += 1
+    return counts
+
+
+# (other features add their tasks in sections below)

@@ -1,0 +1,1 @@
+"""Views of django-webexteams (one module per feature)."""
