@@ -58,3 +58,41 @@ def refresh_credentials(within: float = 86400.0) -> dict[str, int]:
 
 
 # (other features add their tasks in sections below)
+
+
+# --- webhooks: dispatch deliveries, watch webhook health (docs/webhooks.md) -------------------
+@shared_task(name="webexteams.process_delivery", ignore_result=True)
+def process_delivery(delivery_id: int) -> str | None:
+    """Send the signals for the stored ``WebhookDelivery`` ``delivery_id`` (enqueued on commit
+    by the receiver when ``WEBHOOK_DISPATCH = "celery"``). A receiver that raises marks the
+    delivery failed; the task itself does not retry (reprocess with the admin action or
+    ``manage.py webexteams_deliveries reprocess``). Returns the delivery's status."""
+    from django_webexteams import webhooks
+
+    delivery = webhooks.process_delivery(delivery_id)
+    return delivery.status if delivery is not None else None
+
+
+@shared_task(name="webexteams.check_webhooks", ignore_result=True)
+def check_webhooks() -> dict[str, int]:
+    """Read every registered webhook's status at Webex (run it from Celery beat; the schedule
+    is in docs/webhooks.md). Disabled ones send ``webhook_disabled`` and are reactivated when
+    ``WEBHOOK_AUTO_REACTIVATE`` is on. Returns counts per outcome."""
+    from django_webexteams import webhooks
+
+    result = webhooks.check_webhooks()
+    return {
+        "active": len(result.active),
+        "disabled": len(result.disabled),
+        "reactivated": len(result.reactivated),
+        "missing": len(result.missing),
+        "errors": len(result.errors),
+    }
+
+
+@shared_task(name="webexteams.prune_deliveries", ignore_result=True)
+def prune_deliveries() -> int:
+    """Delete webhook deliveries older than ``DELIVERY_RETENTION_DAYS``; returns how many."""
+    from django_webexteams import webhooks
+
+    return webhooks.prune_deliveries()

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from django_webexteams.views import oauth
+from django_webexteams.views import oauth, webhook
 
 app_name = "webexteams"
 
 urlpatterns: list = [
+    # The webhook receiver; one URL per registration (docs/webhooks.md)
+    path("webhooks/<uuid:uuid>/", webhook.receive, name="webhook"),
     # "Log in with Webex" (docs/oauth.md)
     path("oauth/login/", oauth.login_view, name="oauth_login"),
     path("oauth/callback/", oauth.callback, name="oauth_callback"),

@@ -1,0 +1,110 @@
+"""The webhook receiver at ``webexteams:webhook`` (``webhooks/<uuid>/``).
+
+Order of checks, each answered before the next step runs (docs/webhooks.md, "Security"):
+
+1. method is POST, else 405;
+2. a declared ``Content-Length`` above ``WEBHOOK_MAX_BODY_BYTES``: 413, nothing read;
+3. the uuid names an active registration, else 404 (the uuid picks the secret before the
+   body is trusted, as dj-stripe does per endpoint);
+4. the body, read from the stream up to the cap + 1 byte (more: 413);
+5. ``X-Spark-Signature`` verified on the raw bytes in constant time: missing, malformed or
+   wrong, or no secret stored, all 403 - nothing has been parsed or written yet;
+6. JSON parsed and checked (``resource``, ``event``, ``data.id``; ``id`` must be this
+   registration's ``webex_id``), else 400;
+7. the delivery stored under its dedupe key and dispatched after commit: 200 (also for a
+   redelivery, which is not dispatched again).
+
+Nothing in the response or the log contains the body, the secret or the signature.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid as uuid_module
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from django_webexteams import conf
+from django_webexteams.models import Webhook
+from django_webexteams.webhooks import InvalidPayloadError, accept_delivery, parse_payload
+
+__all__ = ["receive"]
+
+logger = logging.getLogger("django_webexteams.webhooks")
+
+# Webex sends the lowercase hex HMAC-SHA1 (40 characters) of the raw body. Anything else is
+# rejected before computing an HMAC; case is normalised so a proxy upper-casing it is harmless.
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{40}")
+
+
+def _answer(status: int, text: str) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _reject(status: int, hook: uuid_module.UUID, reason: str) -> HttpResponse:
+    # The reason is one of our fixed strings: never the body, the signature or the secret.
+    logger.warning("Rejected webhook delivery for %s: %s", hook, reason)
+    return _answer(status, reason)
+
+
+# CSRF protection does not apply: Webex cannot hold a CSRF token. The request is
+# authenticated by the HMAC signature over the raw body instead, checked below before
+# anything is parsed or stored. Only this view is exempt.
+@csrf_exempt
+def receive(request: HttpRequest, uuid: uuid_module.UUID) -> HttpResponse:
+    """Accept one Webex webhook delivery for the registration ``uuid``."""
+    if request.method != "POST":
+        response = _answer(405, "POST only")
+        response["Allow"] = "POST"
+        return response
+
+    cap = int(conf.get("WEBHOOK_MAX_BODY_BYTES"))
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0  # Django then reads nothing; the empty body fails the signature check.
+    if declared > cap:
+        return _reject(413, uuid, "body too large")
+
+    webhook = (
+        Webhook.objects.select_related("credential")
+        .filter(uuid=uuid, status=Webhook.Status.ACTIVE)
+        .first()
+    )
+    if webhook is None:
+        return _answer(404, "unknown webhook")
+
+    # Never request.body: read from the stream, at most cap + 1 bytes, so an oversized body
+    # (a lying or absent Content-Length) is detected without holding more than that.
+    body = request.read(cap + 1)
+    if len(body) > cap:
+        return _reject(413, uuid, "body too large")
+
+    # Fail closed: a row without a secret cannot authenticate anything (no DEBUG bypass).
+    if not webhook.secret:
+        return _reject(403, uuid, "webhook has no secret")
+    signature = request.META.get("HTTP_X_SPARK_SIGNATURE", "")
+    if not _SIGNATURE.fullmatch(signature):
+        return _reject(403, uuid, "missing or malformed signature")
+    from django_webexteams.client import verify_signature
+
+    # Constant-time HMAC comparison on the raw bytes, before any parsing.
+    if not verify_signature(webhook.secret, body, signature.lower()):
+        return _reject(403, uuid, "bad signature")
+
+    try:
+        payload = parse_payload(body)
+    except InvalidPayloadError as exc:
+        return _reject(400, uuid, f"invalid payload: {exc}")
+    if payload.get("id") != webhook.webex_id:
+        # Signed with our secret but for another registration (a copied secret, or a replay
+        # from another endpoint): not this webhook's event.
+        return _reject(400, uuid, "payload is for another webhook")
+
+    delivery, created = accept_delivery(webhook, payload)
+    if not created:
+        logger.info("Duplicate webhook delivery %s for %s (not dispatched)", delivery.pk, uuid)
+        return _answer(200, "duplicate")
+    return _answer(200, "ok")

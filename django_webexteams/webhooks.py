@@ -1,0 +1,653 @@
+"""Webhook service functions: registration at Webex, accepting deliveries, dispatch to
+signals, health checks and retention.
+
+Views, admin actions, commands and tasks call these functions; they hold the logic. See
+docs/webhooks.md for the security model and the dispatch modes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from django_webexteams import conf, signals
+from django_webexteams.clients import client_for, rate_limit_key
+from django_webexteams.events import WebhookEvent
+from django_webexteams.models import Credential, Webhook, WebhookDelivery
+
+if TYPE_CHECKING:
+    from django_webexteams.client import WebexClient
+
+__all__ = [
+    "CheckResult",
+    "InvalidPayloadError",
+    "SyncResult",
+    "accept_delivery",
+    "check_webhooks",
+    "dedupe_key",
+    "delete_webhook",
+    "dispatch_mode",
+    "list_remote_webhooks",
+    "own_person_id",
+    "parse_payload",
+    "process_delivery",
+    "prune_deliveries",
+    "reactivate_webhook",
+    "register_webhook",
+    "reprocess_delivery",
+    "rotate_secret",
+    "sync_webhooks",
+    "target_url_for",
+]
+
+logger = logging.getLogger(__name__)
+
+# Column sizes of WebhookDelivery: a longer value is refused as bad input (400) instead of
+# reaching the database, where PostgreSQL would raise DataError (a 500).
+_MAX_NAME = 64
+_MAX_ID = 255
+# How long the bot's own person id (people/me) is cached. It never changes for a token; the
+# cache key names the token (by digest), so a new BOT_TOKEN gets a new entry.
+_ME_CACHE_SECONDS = 24 * 3600
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+
+def dispatch_mode() -> str:
+    """``WEBHOOK_DISPATCH``: ``"sync"`` or ``"celery"`` (anything else is a configuration
+    error, raised loudly rather than silently dropping events)."""
+    mode = conf.get("WEBHOOK_DISPATCH")
+    if mode not in ("sync", "celery"):
+        raise ImproperlyConfigured(
+            f'WEBEXTEAMS["WEBHOOK_DISPATCH"] must be "sync" or "celery", not {mode!r}.'
+        )
+    return str(mode)
+
+
+def _base_url() -> str:
+    base = conf.get("WEBHOOK_BASE_URL")
+    if not base:
+        raise ImproperlyConfigured(
+            'Set WEBEXTEAMS["WEBHOOK_BASE_URL"] to the public https URL at which Webex reaches '
+            'this site (e.g. "https://bot.example.com") before registering webhooks.'
+        )
+    parts = urlsplit(str(base))
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ImproperlyConfigured(
+            f'WEBEXTEAMS["WEBHOOK_BASE_URL"] must be an absolute http(s) URL, not {base!r}.'
+        )
+    return str(base).rstrip("/")
+
+
+def target_url_for(webhook: Webhook) -> str:
+    """The public URL of ``webhook``'s receiver: ``WEBHOOK_BASE_URL`` + ``webexteams:webhook``."""
+    try:
+        path = reverse("webexteams:webhook", kwargs={"uuid": webhook.uuid})
+    except NoReverseMatch as exc:
+        raise ImproperlyConfigured(
+            'The URL "webexteams:webhook" is not installed: add '
+            'path("webex/", include("django_webexteams.urls")) to your URLconf.'
+        ) from exc
+    return _base_url() + path
+
+
+# --- registration -----------------------------------------------------------------------------
+
+
+def register_webhook(
+    *,
+    name: str,
+    resource: str,
+    event: str,
+    filter: str | None = None,
+    credential: Credential | None = None,
+) -> Webhook:
+    """Create a webhook at Webex that delivers to this site, and store it.
+
+    A fresh secret from ``generate_secret()`` (>= 32 random bytes) signs its deliveries.
+    The target is ``WEBHOOK_BASE_URL`` + the URL of ``webexteams:webhook`` for a new uuid.
+    ``credential=None`` registers with ``WEBEXTEAMS["BOT_TOKEN"]``.
+
+    Webex is called first and the row saved after, so no row exists for a registration
+    Webex refused; if saving fails, the remote webhook is deleted again. Raises
+    ``ImproperlyConfigured`` (no ``WEBHOOK_BASE_URL``, no token) and the client's errors.
+    """
+    from django_webexteams.client import generate_secret
+
+    client = client_for(credential)
+    webhook = Webhook(
+        name=name,
+        resource=resource,
+        event=event,
+        filter=filter or "",
+        secret=generate_secret(),
+        credential=credential,
+    )
+    webhook.target_url = target_url_for(webhook)
+    remote = client.webhooks.create(
+        name=name,
+        target_url=webhook.target_url,
+        resource=resource,
+        event=event,
+        filter=filter or None,
+        secret=webhook.secret,
+    )
+    webhook.webex_id = remote.id
+    webhook.status = _local_status(remote.status)
+    try:
+        webhook.save()
+    except Exception:
+        # Do not leave a webhook at Webex that delivers to a uuid nobody knows.
+        _delete_remote(client, str(remote.id))
+        raise
+    # Learn the credential's own person id now, while we know the token works, so that the
+    # first delivery does not need an extra request (see own_person_id).
+    try:
+        own_person_id(webhook, client=client)
+    except Exception:
+        logger.warning("Could not look up the person id of %r (people/me)", webhook)
+    logger.info("Registered %r (%s:%s)", webhook, resource, event)
+    return webhook
+
+
+def _local_status(remote_status: str | None) -> str:
+    return Webhook.Status.INACTIVE if remote_status == "inactive" else Webhook.Status.ACTIVE
+
+
+def _delete_remote(client: WebexClient, webex_id: str) -> bool:
+    """Delete at Webex; ``False`` when it was already gone (404)."""
+    from django_webexteams.client import NotFoundError
+
+    try:
+        client.webhooks.delete(webex_id)
+    except NotFoundError:
+        return False
+    return True
+
+
+def list_remote_webhooks(credential: Credential | None = None) -> list[Any]:
+    """The webhooks Webex holds for ``credential`` (typed ``client.Webhook`` objects).
+
+    Includes ones not registered through this app; their secrets are not ours to know.
+    """
+    return list(client_for(credential).webhooks.list())
+
+
+def delete_webhook(webhook: Webhook, *, keep_row: bool = False) -> bool:
+    """Delete ``webhook`` at Webex (a 404 there counts as done), then delete the row (and its
+    deliveries), or with ``keep_row=True`` keep it, marked ``missing``, for its delivery
+    history. Returns whether Webex still had it."""
+    existed = False
+    if webhook.webex_id:
+        existed = _delete_remote(client_for(webhook.credential), webhook.webex_id)
+    if keep_row:
+        webhook.status = Webhook.Status.MISSING
+        webhook.save(update_fields=["status", "updated_at"])
+    else:
+        webhook.delete()
+    return existed
+
+
+def _update_remote(webhook: Webhook, **changes: Any) -> Any:
+    """PUT /webhooks/{id}. Webex's update takes ``name`` and ``targetUrl`` (required) and
+    ``secret``/``status``; we always send the current secret so that an update can never
+    leave the webhook unsigned (https://developer.webex.com/docs/api/v1/webhooks/update-a-webhook).
+    """
+    if not webhook.webex_id:
+        raise ValueError(f"{webhook!r} is not registered at Webex (no webex_id).")
+    kwargs: dict[str, Any] = {
+        "name": webhook.name,
+        "target_url": webhook.target_url,
+        "secret": webhook.secret or None,
+    }
+    kwargs.update(changes)
+    return client_for(webhook.credential).webhooks.update(webhook.webex_id, **kwargs)
+
+
+def reactivate_webhook(webhook: Webhook) -> Webhook:
+    """Set ``status: active`` at Webex (Webex never re-enables a webhook it disabled after
+    failed deliveries) and store the status Webex reports back."""
+    remote = _update_remote(webhook, status="active")
+    webhook.status = _local_status(getattr(remote, "status", None))
+    webhook.last_checked_at = timezone.now()
+    webhook.save(update_fields=["status", "last_checked_at", "updated_at"])
+    logger.info("Reactivated %r", webhook)
+    return webhook
+
+
+def rotate_secret(webhook: Webhook) -> Webhook:
+    """Give ``webhook`` a new secret at Webex, then store it.
+
+    The new secret is stored only after Webex accepted it: if the PUT fails, the row keeps
+    the secret Webex still signs with. Deliveries in flight while this runs may carry the
+    old signature and get a 403; Webex counts them as failed deliveries.
+    """
+    from django_webexteams.client import generate_secret
+
+    new_secret = generate_secret()
+    _update_remote(webhook, secret=new_secret)
+    webhook.secret = new_secret
+    webhook.save(update_fields=["secret", "updated_at"])
+    logger.info("Rotated the secret of %r", webhook)
+    return webhook
+
+
+@dataclass
+class SyncResult:
+    """What :func:`sync_webhooks` found. ``unknown`` lists webhooks at Webex with no row
+    (registered elsewhere; their secrets are unknown, so they are reported, not imported)."""
+
+    updated: list[Webhook] = field(default_factory=list)
+    missing: list[Webhook] = field(default_factory=list)
+    unknown: list[Any] = field(default_factory=list)
+
+
+def sync_webhooks(credential: Credential | None = None) -> SyncResult:
+    """Make the rows of ``credential`` (``None``: the bot token's rows) agree with Webex,
+    which is the source of truth: a row whose ``webex_id`` Webex no longer lists is marked
+    ``missing``; name, target URL, filter and status are copied from Webex."""
+    result = SyncResult()
+    remote = {w.id: w for w in list_remote_webhooks(credential)}
+    rows = Webhook.objects.filter(credential=credential).exclude(webex_id=None)
+    now = timezone.now()
+    for row in rows:
+        item = remote.pop(row.webex_id, None)
+        if item is None:
+            if row.status != Webhook.Status.MISSING:
+                row.status = Webhook.Status.MISSING
+                row.last_checked_at = now
+                row.save(update_fields=["status", "last_checked_at", "updated_at"])
+                result.missing.append(row)
+            continue
+        row.name = item.name or row.name
+        row.target_url = item.target_url or row.target_url
+        row.filter = item.filter or ""
+        row.status = _local_status(item.status)
+        row.last_checked_at = now
+        row.save(update_fields=["name", "target_url", "filter", "status", "last_checked_at",
+                                "updated_at"])  # fmt: skip
+        result.updated.append(row)
+    result.unknown = list(remote.values())
+    return result
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckResult:
+    """What :func:`check_webhooks` found, as lists of rows."""
+
+    active: list[Webhook] = field(default_factory=list)
+    disabled: list[Webhook] = field(default_factory=list)
+    reactivated: list[Webhook] = field(default_factory=list)
+    missing: list[Webhook] = field(default_factory=list)
+    errors: list[Webhook] = field(default_factory=list)
+
+
+def check_webhooks(webhooks: Iterable[Webhook] | None = None) -> CheckResult:
+    """Read each webhook at Webex and record its status.
+
+    Webex disables a webhook after 100 failed deliveries in 5 minutes and never re-enables
+    it. One found ``inactive`` sends ``webhook_disabled`` (kwargs ``webhook``,
+    ``reactivated``) and, with ``WEBHOOK_AUTO_REACTIVATE``, is reactivated first. One Webex
+    no longer has (404) is marked ``missing``. An error reading one webhook is logged and
+    the others are still checked.
+    """
+    from django_webexteams.client import NotFoundError
+
+    result = CheckResult()
+    if webhooks is None:
+        webhooks = Webhook.objects.exclude(webex_id=None).exclude(status=Webhook.Status.MISSING)
+    auto = bool(conf.get("WEBHOOK_AUTO_REACTIVATE"))
+    for webhook in webhooks:
+        assert webhook.webex_id is not None
+        try:
+            remote = client_for(webhook.credential).webhooks.get(webhook.webex_id)
+        except NotFoundError:
+            webhook.status = Webhook.Status.MISSING
+            webhook.last_checked_at = timezone.now()
+            webhook.save(update_fields=["status", "last_checked_at", "updated_at"])
+            result.missing.append(webhook)
+            continue
+        except Exception:
+            logger.exception("Could not read %r at Webex", webhook)
+            result.errors.append(webhook)
+            continue
+        webhook.last_checked_at = timezone.now()
+        if remote.status != "inactive":
+            webhook.status = Webhook.Status.ACTIVE
+            webhook.save(update_fields=["status", "last_checked_at", "updated_at"])
+            result.active.append(webhook)
+            continue
+        webhook.status = Webhook.Status.INACTIVE
+        webhook.save(update_fields=["status", "last_checked_at", "updated_at"])
+        result.disabled.append(webhook)
+        reactivated = False
+        if auto:
+            try:
+                reactivate_webhook(webhook)
+                reactivated = webhook.status == Webhook.Status.ACTIVE
+            except Exception:
+                logger.exception("Could not reactivate %r", webhook)
+        if reactivated:
+            result.reactivated.append(webhook)
+        logger.warning("Webex disabled %r (reactivated: %s)", webhook, reactivated)
+        signals.webhook_disabled.send_robust(
+            sender=Webhook, webhook=webhook, reactivated=reactivated
+        )
+    return result
+
+
+# --- receiving --------------------------------------------------------------------------------
+
+
+class InvalidPayloadError(ValueError):
+    """A correctly signed body that is not a usable Webex webhook payload (answered 400).
+
+    The message names the problem and never contains the body.
+    """
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidPayloadError(f"JSON constant {name} is not allowed")
+
+
+def _check_strings(value: Any) -> None:
+    """Refuse strings PostgreSQL cannot store in jsonb (NUL, lone surrogates): storing them
+    would raise DataError and answer 500 to a signed but odd body."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise InvalidPayloadError("NUL character in a string")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidPayloadError("invalid unicode in a string") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _short_str(payload: dict[str, Any], key: str, limit: int, *, required: bool) -> str:
+    value = payload.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise InvalidPayloadError(f"{key!r} must be a non-empty string")
+    if len(value) > limit:
+        raise InvalidPayloadError(f"{key!r} is too long")
+    return value
+
+
+def parse_payload(body: bytes) -> dict[str, Any]:
+    """Parse a (signature-checked) delivery body into the payload dict.
+
+    Requires a JSON object (UTF-8) with string ``resource``, ``event`` and ``data.id``,
+    and optional string ``id`` and ``actorId``. Raises :class:`InvalidPayloadError`.
+    """
+    try:
+        payload = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except InvalidPayloadError:
+        raise
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidPayloadError("body is not JSON") from None
+    except RecursionError:
+        raise InvalidPayloadError("JSON nested too deeply") from None
+    if not isinstance(payload, dict):
+        raise InvalidPayloadError("body is not a JSON object")
+    _short_str(payload, "resource", _MAX_NAME, required=True)
+    _short_str(payload, "event", _MAX_NAME, required=True)
+    _short_str(payload, "id", _MAX_ID, required=False)
+    _short_str(payload, "actorId", _MAX_ID, required=False)
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise InvalidPayloadError("'data' must be an object")
+    _short_str(data, "id", _MAX_ID, required=True)
+    _check_strings(payload)
+    return payload
+
+
+def dedupe_key(payload: dict[str, Any]) -> str:
+    """The key under which a delivery is stored once.
+
+    Webex sends no delivery id and no event timestamp, and a redelivery repeats the event.
+    The key is a SHA-256 over the fields that describe the *event* - the webhook id,
+    ``resource``, ``event``, ``actorId`` and the whole ``data`` object - in canonical JSON.
+    The registration's own fields (``name``, ``status``, ``targetUrl``...) are left out
+    because they may change between a delivery and its redelivery. Distinct events differ
+    in ``data`` (a new message has a new id; a room update a new ``lastActivity``); the one
+    blind spot is an update that ends in exactly the data of an earlier update of the same
+    object by the same actor (e.g. moderator on, off, on), which is treated as a redelivery.
+    """
+    material = {
+        "webhook": payload.get("id"),
+        "resource": payload.get("resource"),
+        "event": payload.get("event"),
+        "actor": payload.get("actorId"),
+        "data": payload.get("data"),
+    }
+    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def accept_delivery(webhook: Webhook, payload: dict[str, Any]) -> tuple[WebhookDelivery, bool]:
+    """Store a verified, parsed delivery and schedule its dispatch after commit.
+
+    Returns ``(delivery, created)``. ``created`` is ``False`` for a redelivery (same
+    :func:`dedupe_key`), which is not dispatched again. Two copies arriving at once are
+    serialised by the unique constraint: the loser gets ``IntegrityError`` inside its
+    savepoint and returns the winner's row.
+    """
+    key = dedupe_key(payload)
+    existing = WebhookDelivery.objects.filter(dedupe_key=key).first()
+    if existing is not None:
+        return existing, False
+    data = payload["data"]
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                webhook=webhook,
+                dedupe_key=key,
+                resource=payload["resource"],
+                event=payload["event"],
+                data_id=data["id"],
+                actor_id=payload.get("actorId") or "",
+                payload=payload,
+            )
+    except IntegrityError:
+        existing = WebhookDelivery.objects.filter(dedupe_key=key).first()
+        if existing is None:
+            raise  # not the dedupe constraint (e.g. the webhook row was deleted meanwhile)
+        return existing, False
+    schedule_dispatch(delivery.pk)
+    return delivery, True
+
+
+def schedule_dispatch(delivery_id: int) -> None:
+    """Dispatch ``delivery_id`` once the current transaction commits (at once outside one).
+
+    ``sync``: :func:`process_delivery` runs in this process. ``celery``: the task
+    ``webexteams.process_delivery`` is enqueued with the primary key only. ``robust=True``:
+    a failure here (e.g. the broker is down) is logged, and never turns the answer to Webex
+    into a 500; the delivery then stays ``received`` and can be reprocessed.
+    """
+    if dispatch_mode() == "celery":
+        callback: Callable[[], Any] = lambda: _enqueue(delivery_id)  # noqa: E731
+    else:
+        callback = lambda: process_delivery(delivery_id)  # noqa: E731
+    transaction.on_commit(callback, robust=True)
+
+
+def _enqueue(delivery_id: int) -> None:
+    from django_webexteams.tasks import process_delivery as task
+
+    queue = conf.get("CELERY_QUEUE")
+    options = {"queue": queue} if queue else {}
+    task.apply_async(args=(delivery_id,), **options)
+
+
+# --- dispatch ---------------------------------------------------------------------------------
+
+
+def _me_cache_key(credential: Credential | None) -> str:
+    return f"webexteams:me:{rate_limit_key(credential)}"
+
+
+def own_person_id(
+    webhook: Webhook, *, client: WebexClient | None = None, fallback: str | None = None
+) -> str | None:
+    """The Webex person id of the identity that owns ``webhook`` (the bot, usually).
+
+    A stored credential knows it (``webex_person_id``). For the ``BOT_TOKEN`` it is looked
+    up with ``people/me`` once and kept in the Django cache under a key naming the token
+    (by digest, never the token). If that lookup fails, ``fallback`` is returned - the
+    payload's ``createdBy``, which is the registering identity for webhooks created by
+    :func:`register_webhook`.
+    """
+    credential = webhook.credential
+    if credential is not None and credential.webex_person_id:
+        return credential.webex_person_id
+    cache = caches["default"]
+    key = _me_cache_key(credential)
+    person_id = cache.get(key)
+    if person_id:
+        return str(person_id)
+    try:
+        me = (client or client_for(credential)).people.me()
+    except Exception:
+        if fallback is None:
+            raise
+        logger.warning("people/me failed for %r; using the webhook's createdBy", webhook)
+        return fallback
+    cache.set(key, me.id, _ME_CACHE_SECONDS)
+    return str(me.id)
+
+
+def _is_own_event(event: WebhookEvent, webhook: Webhook) -> bool:
+    if not event.actor_id:
+        return False
+    return event.actor_id == own_person_id(webhook, fallback=event.created_by or "")
+
+
+def _receiver_name(receiver: Any) -> str:
+    module = getattr(receiver, "__module__", "?")
+    name = getattr(receiver, "__qualname__", None) or repr(receiver)
+    return f"{module}.{name}"
+
+
+def process_delivery(delivery_id: int, *, force: bool = False) -> WebhookDelivery | None:
+    """Send the signals for a stored delivery and record the outcome.
+
+    ``webhook_received`` first, then the specific signal from ``signals.EVENT_SIGNALS``,
+    with ``sender=Webhook`` and kwargs ``event``, ``webhook``, ``delivery``. Receivers run
+    through ``send_robust``: one that raises does not stop the others; the delivery is then
+    ``failed`` with every error and traceback, else ``processed``. An event whose actor is
+    the webhook's own identity is ``ignored`` (not dispatched) unless
+    ``WEBHOOK_DISPATCH_OWN_EVENTS``. A delivery already ``processed`` or ``ignored`` is left
+    alone unless ``force``. Returns the delivery (``None`` if the row is gone).
+    """
+    delivery = (
+        WebhookDelivery.objects.select_related("webhook", "webhook__credential")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if delivery is None:
+        logger.warning("Webhook delivery %s no longer exists", delivery_id)
+        return None
+    done = (WebhookDelivery.Status.PROCESSED, WebhookDelivery.Status.IGNORED)
+    if delivery.status in done and not force:
+        return delivery
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    delivery.attempts += 1
+    webhook = delivery.webhook
+    event = WebhookEvent.from_payload(delivery.payload, webhook=webhook)
+
+    failures: list[tuple[Any, BaseException]] = []
+    try:
+        own = not conf.get("WEBHOOK_DISPATCH_OWN_EVENTS") and _is_own_event(event, webhook)
+    except Exception as exc:
+        own = False
+        failures.append((own_person_id, exc))
+    if own:
+        return _finish(delivery, WebhookDelivery.Status.IGNORED)
+    if not failures:
+        specific = signals.EVENT_SIGNALS.get((event.resource, event.event))
+        for signal in (signals.webhook_received, specific):
+            if signal is None:
+                continue
+            responses = signal.send_robust(
+                sender=Webhook, event=event, webhook=webhook, delivery=delivery
+            )
+            failures.extend((r, res) for r, res in responses if isinstance(res, BaseException))
+    if failures:
+        error = "\n".join(f"{_receiver_name(r)}: {type(e).__name__}: {e}" for r, e in failures)
+        tb = "\n".join("".join(traceback.format_exception(e)) for _, e in failures)
+        logger.warning("Webhook delivery %s failed in %d receiver(s)", delivery.pk, len(failures))
+        return _finish(delivery, WebhookDelivery.Status.FAILED, error=error, tb=tb)
+    return _finish(delivery, WebhookDelivery.Status.PROCESSED)
+
+
+def _finish(
+    delivery: WebhookDelivery, status: str, *, error: str = "", tb: str = ""
+) -> WebhookDelivery:
+    delivery.status = status
+    delivery.error = error
+    delivery.traceback = tb
+    delivery.processed_at = timezone.now()
+    delivery.save(update_fields=["status", "error", "traceback", "processed_at"])
+    return delivery
+
+
+def reprocess_delivery(delivery: WebhookDelivery, *, sync: bool | None = None) -> None:
+    """Dispatch ``delivery`` again (an admin action and ``webexteams_deliveries reprocess``).
+
+    Receivers see it again, so they should be idempotent. ``sync=None`` follows
+    ``WEBHOOK_DISPATCH``; ``True`` runs it now in this process, ``False`` enqueues the task.
+    """
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=WebhookDelivery.Status.RECEIVED, error="", traceback=""
+    )
+    if sync is None:
+        sync = dispatch_mode() == "sync"
+    if sync:
+        transaction.on_commit(lambda: process_delivery(delivery.pk), robust=True)
+    else:
+        transaction.on_commit(lambda: _enqueue(delivery.pk), robust=True)
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def prune_deliveries(days: int | None = None, *, dry_run: bool = False) -> int:
+    """Delete deliveries received more than ``days`` (default ``DELIVERY_RETENTION_DAYS``)
+    days ago; returns how many (would be) deleted. ``days <= 0`` is refused."""
+    if days is None:
+        days = int(conf.get("DELIVERY_RETENTION_DAYS"))
+    if days <= 0:
+        raise ValueError("days must be a positive number of days")
+    cutoff = timezone.now() - timedelta(days=days)
+    old = WebhookDelivery.objects.filter(received_at__lt=cutoff)
+    if dry_run:
+        return old.count()
+    deleted, _ = old.delete()
+    return deleted
