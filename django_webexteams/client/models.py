@@ -1,0 +1,318 @@
+"""Typed results. Each class declares the fields of its OpenAPI schema in snake_case;
+``.raw`` keeps the JSON dict exactly as Webex sent it (unknown and future fields included),
+``.tracking_id`` the ``TrackingID`` of the response it came from, and ``.errors`` the
+partial errors Webex attaches to list items (e.g. ``{"title": {"code": "kms_failure",
+"reason": "..."}}`` when a space title could not be decrypted).
+
+Timestamps become timezone-aware :class:`datetime.datetime` objects; a value that is not a
+valid timestamp is kept as None in the attribute (and untouched in ``.raw``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self, TypeVar
+
+__all__ = [
+    "AttachmentAction",
+    "Event",
+    "License",
+    "LicenseAssignment",
+    "Membership",
+    "Message",
+    "Organization",
+    "Person",
+    "Role",
+    "Room",
+    "RoomTab",
+    "Team",
+    "TeamMembership",
+    "WebexObject",
+    "Webhook",
+    "parse_datetime",
+]
+
+M = TypeVar("M", bound="WebexObject")
+
+_ISO_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
+    r"(Z|z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """Parse a Webex ISO-8601 timestamp (``2015-10-18T14:26:16.203Z``) into an aware datetime.
+    A timestamp without offset is taken as UTC (Webex always means UTC). Returns None for
+    anything else."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        return None
+    m = _ISO_RE.match(value.strip())
+    if not m:
+        return None
+    text = value.strip().replace("z", "Z")
+    frac = m.group(7)
+    if frac and len(frac) != 6:
+        # fromisoformat wants 3 or 6 digits before 3.11's relaxed parser; normalise to 6.
+        text = text.replace("." + frac, "." + (frac + "000000")[:6], 1)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+@dataclass(kw_only=True, frozen=True)
+class WebexObject:
+    """Base of every typed result."""
+
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    tracking_id: str | None = field(default=None, repr=False, compare=False)
+    errors: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    #: field name -> JSON key, where the key is not the camelCase of the name
+    _keys: ClassVar[dict[str, str]] = {}
+    _base_fields: ClassVar[frozenset[str]] = frozenset({"raw", "tracking_id", "errors"})
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, tracking_id: str | None = None) -> Self:
+        """Build from a JSON object; missing fields are None."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name in cls._base_fields:
+                continue
+            value = data.get(cls._keys.get(f.name, _camel(f.name)))
+            if "datetime" in str(f.type) and value is not None:
+                value = parse_datetime(value)
+            values[f.name] = value
+        errors = data.get("errors")
+        return cls(
+            raw=dict(data),
+            tracking_id=tracking_id,
+            errors=errors if isinstance(errors, dict) and errors else None,
+            **values,
+        )
+
+    @property
+    def has_errors(self) -> bool:
+        """True when Webex marked fields of this item as failed (partial errors)."""
+        return bool(self.errors)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A JSON field by its Webex (camelCase) name, including fields not declared here."""
+        return self.raw.get(key, default)
+
+
+@dataclass(kw_only=True, frozen=True)
+class Person(WebexObject):
+    id: str | None = None
+    emails: list[str] | None = None
+    phone_numbers: list[dict[str, Any]] | None = None
+    extension: str | None = None
+    location_id: str | None = None
+    display_name: str | None = None
+    nick_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    avatar: str | None = None
+    org_id: str | None = None
+    roles: list[str] | None = None
+    licenses: list[str] | None = None
+    department: str | None = None
+    manager: str | None = None
+    manager_id: str | None = None
+    title: str | None = None
+    addresses: list[dict[str, Any]] | None = None
+    created: datetime | None = None
+    last_modified: datetime | None = None
+    timezone: str | None = None
+    last_activity: datetime | None = None
+    site_urls: list[str] | None = None
+    sip_addresses: list[dict[str, Any]] | None = None
+    xmpp_federation_jid: str | None = None
+    status: str | None = None
+    invite_pending: Any = None
+    login_enabled: Any = None
+    type: str | None = None
+
+    @property
+    def email(self) -> str | None:
+        """The first e-mail address (people have exactly one today)."""
+        return self.emails[0] if self.emails else None
+
+
+@dataclass(kw_only=True, frozen=True)
+class Room(WebexObject):
+    id: str | None = None
+    title: str | None = None
+    type: str | None = None
+    is_locked: bool | None = None
+    team_id: str | None = None
+    last_activity: datetime | None = None
+    creator_id: str | None = None
+    created: datetime | None = None
+    owner_id: str | None = None
+    classification_id: str | None = None
+    is_announcement_only: bool | None = None
+    is_read_only: bool | None = None
+    is_public: bool | None = None
+    made_public: datetime | None = None
+    description: str | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class Membership(WebexObject):
+    id: str | None = None
+    room_id: str | None = None
+    person_id: str | None = None
+    person_email: str | None = None
+    person_display_name: str | None = None
+    person_org_id: str | None = None
+    is_moderator: bool | None = None
+    is_room_hidden: bool | None = None
+    room_type: str | None = None
+    is_monitor: bool | None = None
+    created: datetime | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class Message(WebexObject):
+    id: str | None = None
+    parent_id: str | None = None
+    room_id: str | None = None
+    room_type: str | None = None
+    to_person_id: str | None = None
+    to_person_email: str | None = None
+    text: str | None = None
+    markdown: str | None = None
+    html: str | None = None
+    files: list[str] | None = None
+    person_id: str | None = None
+    person_email: str | None = None
+    mentioned_people: list[str] | None = None
+    mentioned_groups: list[str] | None = None
+    attachments: list[dict[str, Any]] | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+    is_voice_clip: bool | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class Team(WebexObject):
+    id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    created: datetime | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class TeamMembership(WebexObject):
+    id: str | None = None
+    team_id: str | None = None
+    person_id: str | None = None
+    person_email: str | None = None
+    person_display_name: str | None = None
+    person_org_id: str | None = None
+    is_moderator: bool | None = None
+    created: datetime | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class Webhook(WebexObject):
+    """A webhook registration. ``secret`` is in the dataclass but excluded from ``repr``."""
+
+    id: str | None = None
+    name: str | None = None
+    target_url: str | None = None
+    resource: str | None = None
+    event: str | None = None
+    filter: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    status: str | None = None
+    created: datetime | None = None
+    owned_by: str | None = None
+    org_id: str | None = None
+    created_by: str | None = None
+    app_id: str | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class AttachmentAction(WebexObject):
+    id: str | None = None
+    person_id: str | None = None
+    room_id: str | None = None
+    type: str | None = None
+    message_id: str | None = None
+    inputs: dict[str, Any] | None = None
+    created: datetime | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class RoomTab(WebexObject):
+    id: str | None = None
+    room_id: str | None = None
+    room_type: str | None = None
+    display_name: str | None = None
+    content_url: str | None = None
+    creator_id: str | None = None
+    created: datetime | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class Event(WebexObject):
+    id: str | None = None
+    resource: str | None = None
+    type: str | None = None
+    app_id: str | None = None
+    actor_id: str | None = None
+    org_id: str | None = None
+    created: datetime | None = None
+    data: dict[str, Any] | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class Organization(WebexObject):
+    id: str | None = None
+    display_name: str | None = None
+    created: datetime | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class License(WebexObject):
+    id: str | None = None
+    name: str | None = None
+    total_units: int | None = None
+    consumed_units: int | None = None
+    consumed_by_users: int | None = None
+    consumed_by_workspaces: int | None = None
+    subscription_id: str | None = None
+    site_url: str | None = None
+    site_type: str | None = None
+    users: list[dict[str, Any]] | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class LicenseAssignment(WebexObject):
+    """Result of ``PATCH /licenses/users``: the person's licenses after the change."""
+
+    org_id: str | None = None
+    person_id: str | None = None
+    email: str | None = None
+    licenses: list[str] | None = None
+    site_urls: list[dict[str, Any]] | None = None
+
+
+@dataclass(kw_only=True, frozen=True)
+class Role(WebexObject):
+    id: str | None = None
+    name: str | None = None

@@ -1,0 +1,1 @@
+"""One module per Webex resource; each class hangs off :class:`WebexClient`."""

@@ -1,0 +1,76 @@
+"""Shared plumbing of the resource classes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from ..models import WebexObject
+from ..pagination import PaginatedList
+from ..transport import ApiResponse, Transport
+
+M = TypeVar("M", bound=WebexObject)
+
+
+def seg(value: str) -> str:
+    """One path segment: ids are URL-safe base64, but never trust that (a ``/`` or ``?`` in an
+    id must not change which endpoint is called)."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("an id must be a non-empty string")
+    return quote(value, safe="")
+
+
+def body(**fields: Any) -> dict[str, Any]:
+    """A JSON body from keyword arguments, dropping None values."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class Resource:
+    """Base of the resource objects hanging off :class:`WebexClient`."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+    def _model(self, cls: type[M], result: ApiResponse) -> M:
+        return cls.from_json(result.json_object, tracking_id=result.tracking_id)
+
+    def _get(self, cls: type[M], path: str, params: Mapping[str, Any] | None = None) -> M:
+        return self._model(cls, self._transport.request("GET", path, params=params))
+
+    def _post(
+        self,
+        cls: type[M],
+        path: str,
+        json_body: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+    ) -> M:
+        return self._model(
+            cls, self._transport.request("POST", path, json_body=dict(json_body), params=params)
+        )
+
+    def _put(
+        self,
+        cls: type[M],
+        path: str,
+        json_body: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+    ) -> M:
+        return self._model(
+            cls, self._transport.request("PUT", path, json_body=dict(json_body), params=params)
+        )
+
+    def _delete(self, path: str) -> str | None:
+        """DELETE; returns the tracking id."""
+        return self._transport.request("DELETE", path).tracking_id
+
+    def _list(
+        self, cls: type[M], path: str, params: Mapping[str, Any] | None = None
+    ) -> PaginatedList[M]:
+        def factory(item: Mapping[str, Any], tracking_id: str | None) -> M:
+            return cls.from_json(item, tracking_id=tracking_id)
+
+        return PaginatedList(self._transport, path, params, factory)

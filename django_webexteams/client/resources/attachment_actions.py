@@ -1,0 +1,34 @@
+"""``/attachment/actions`` (adaptive card submissions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..models import AttachmentAction
+from ._base import Resource, seg
+
+
+class AttachmentActionsResource(Resource):
+    def get(self, action_id: str) -> AttachmentAction:
+        """``GET /attachment/actions/{id}``: the card inputs (webhook deliveries only carry
+        the id)."""
+        return self._get(AttachmentAction, f"/attachment/actions/{seg(action_id)}")
+
+    def create(
+        self,
+        *,
+        message_id: str,
+        inputs: Mapping[str, Any],
+        type: str = "submit",
+    ) -> AttachmentAction:
+        """``POST /attachment/actions``. (The spec lists 202; the service answers 200.)"""
+        return self._post(
+            AttachmentAction,
+            "/attachment/actions",
+            {
+                "type": type,
+                "messageId": message_id,
+                "inputs": dict(inputs),
+            },
+        )

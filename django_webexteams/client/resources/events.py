@@ -1,0 +1,47 @@
+"""``/events`` (compliance events; needs a compliance officer's token)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..models import Event
+from ..pagination import PaginatedList
+from ._base import Resource, seg
+
+
+def _iso(value: str | datetime | None) -> str | None:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
+
+
+class EventsResource(Resource):
+    def list(
+        self,
+        *,
+        resource: str | None = None,
+        type: str | None = None,
+        actor_id: str | None = None,
+        from_: str | datetime | None = None,
+        to: str | datetime | None = None,
+        service_type: str | None = None,
+        max: int | None = None,
+    ) -> PaginatedList[Event]:
+        """``GET /events``; ``from_``/``to`` take ISO-8601 strings or aware datetimes."""
+        return self._list(
+            Event,
+            "/events",
+            {
+                "resource": resource,
+                "type": type,
+                "actorId": actor_id,
+                "from": _iso(from_),
+                "to": _iso(to),
+                "serviceType": service_type,
+                "max": max,
+            },
+        )
+
+    def get(self, event_id: str) -> Event:
+        """``GET /events/{eventId}``."""
+        return self._get(Event, f"/events/{seg(event_id)}")

@@ -1,0 +1,100 @@
+"""``/rooms`` (spaces). The deprecated ``GET /rooms/{id}/meetingInfo`` is not covered."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ..models import Room
+from ..pagination import PaginatedList
+from ._base import Resource, body, seg
+
+
+class RoomsResource(Resource):
+    def list(
+        self,
+        *,
+        type: Literal["direct", "group"] | None = None,
+        team_id: str | None = None,
+        sort_by: Literal["id", "lastactivity", "created"] | None = None,
+        org_public_spaces: bool | None = None,
+        from_: str | None = None,
+        to: str | None = None,
+        max: int | None = None,
+    ) -> PaginatedList[Room]:
+        """``GET /rooms``: lazy; ``max`` is the page size (1..1000)."""
+        return self._list(
+            Room,
+            "/rooms",
+            {
+                "teamId": team_id,
+                "type": type,
+                "orgPublicSpaces": org_public_spaces,
+                "from": from_,
+                "to": to,
+                "sortBy": sort_by,
+                "max": max,
+            },
+        )
+
+    def create(
+        self,
+        title: str,
+        team_id: str | None = None,
+        *,
+        classification_id: str | None = None,
+        is_locked: bool | None = None,
+        is_public: bool | None = None,
+        description: str | None = None,
+        is_announcement_only: bool | None = None,
+    ) -> Room:
+        """``POST /rooms``."""
+        return self._post(
+            Room,
+            "/rooms",
+            body(
+                title=title,
+                teamId=team_id,
+                classificationId=classification_id,
+                isLocked=is_locked,
+                isPublic=is_public,
+                description=description,
+                isAnnouncementOnly=is_announcement_only,
+            ),
+        )
+
+    def get(self, room_id: str) -> Room:
+        """``GET /rooms/{roomId}``."""
+        return self._get(Room, f"/rooms/{seg(room_id)}")
+
+    def update(
+        self,
+        room_id: str,
+        *,
+        title: str,
+        classification_id: str | None = None,
+        team_id: str | None = None,
+        is_locked: bool | None = None,
+        is_public: bool | None = None,
+        description: str | None = None,
+        is_announcement_only: bool | None = None,
+        is_read_only: bool | None = None,
+    ) -> Room:
+        """``PUT /rooms/{roomId}``; Webex requires ``title``."""
+        return self._put(
+            Room,
+            f"/rooms/{seg(room_id)}",
+            body(
+                title=title,
+                classificationId=classification_id,
+                teamId=team_id,
+                isLocked=is_locked,
+                isPublic=is_public,
+                description=description,
+                isAnnouncementOnly=is_announcement_only,
+                isReadOnly=is_read_only,
+            ),
+        )
+
+    def delete(self, room_id: str) -> str | None:
+        """``DELETE /rooms/{roomId}``; returns the tracking id."""
+        return self._delete(f"/rooms/{seg(room_id)}")
