@@ -8,6 +8,7 @@ section below.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 
@@ -96,3 +97,39 @@ def prune_deliveries() -> int:
     from django_webexteams import webhooks
 
     return webhooks.prune_deliveries()
+
+
+# --- sending: deliver outbox rows (docs/sending.md) -------------------------------------------
+# acks_late + reject_on_worker_lost: the broker keeps the task message until the task has
+# finished, so a worker killed mid-send (SIGKILL, OOM) leaves it to be delivered again; the
+# row's lease (messaging.lease_seconds) keeps the redelivered copy from posting concurrently.
+# max_retries=None: messaging.deliver bounds real failures itself (SEND_MAX_ATTEMPTS); waits
+# for Retry-After, the shared gate or a lease are not failures and must not use up retries.
+@shared_task(
+    bind=True,
+    name="webexteams.deliver_message",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+    ignore_result=True,
+)
+def deliver_message(
+    self: Any, pk: int, reconcile_since: str | None = None, failures: int = 0
+) -> str:
+    """Deliver the ``OutboundMessage`` ``pk`` (its primary key only: no token or text in the
+    broker). Waiting is a Celery countdown, never ``sleep``. Returns the outcome."""
+    from django_webexteams import conf, messaging
+
+    result = messaging.deliver(pk, reconcile_since=reconcile_since, failures=failures)
+    if result.outcome == "retry":
+        logger.info("Outbound message %s: retry in %.1fs (%s)", pk, result.countdown,
+                    result.reason)  # fmt: skip
+        queue = conf.get("CELERY_QUEUE")
+        raise self.retry(
+            args=(pk,),
+            kwargs=result.retry_kwargs,
+            countdown=result.countdown,
+            max_retries=None,
+            **({"queue": str(queue)} if queue else {}),
+        )
+    return result.outcome
