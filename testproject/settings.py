@@ -112,7 +112,12 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis redelivers a task not acknowledged within visibility_timeout (a killed worker's task,
+# or one whose countdown lies beyond it): keep WEBEXTEAMS["MAX_COUNTDOWN"] below it. JSON from
+# the environment so the worker-kill test can shorten it.
+CELERY_BROKER_TRANSPORT_OPTIONS = env.json(
+    "CELERY_BROKER_TRANSPORT_OPTIONS", default={"visibility_timeout": 3600}
+)
 
 LOGGING = {
     "version": 1,
