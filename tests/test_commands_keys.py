@@ -191,3 +191,128 @@ def test_rotate_without_keys_is_a_clear_error(settings: Any) -> None:
     use_keys(settings)
     with pytest.raises(ImproperlyConfigured, match="webexteams_generate_key"):
         rotate(skip_checks=True)
+
+
+# --- add_credential ----------------------------------------------------------------------
+
+ME_BOT = {
+    "id": "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9ib3Q",
+    "emails": ["echo@webex.bot"],
+    "displayName": "Echo Bot",
+    "orgId": "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9vcmc",
+    "type": "bot",
+}
+ME_PERSON = {**ME_BOT, "id": "PERSON-1", "emails": ["alice@example.com"], "type": "person"}
+NEW_TOKEN = "NEWTOKEN-from-the-developer-portal-0001"
+
+
+@pytest.fixture
+def webex() -> Any:
+    """``responses`` standing in for Webex at the closed-port API base used by the suite."""
+    import responses
+
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+def add_credential(*args: str, stdin: str | None = None, **kwargs: Any) -> str:
+    out = io.StringIO()
+    if stdin is not None:
+        kwargs["stdin"] = io.StringIO(stdin)
+    call_command("webexteams_add_credential", *args, stdout=out, stderr=out, **kwargs)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_add_credential_from_env_verifies_and_fills(
+    settings: Any, webex: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_keys(settings, KEY_A)
+    me = webex.get(f"{API}/people/me", json=ME_BOT)
+    monkeypatch.setenv("MY_WEBEX_TOKEN", NEW_TOKEN)
+    out = add_credential("--token-env", "MY_WEBEX_TOKEN", "--name", "echo")
+    assert me.call_count == 1
+    assert webex.calls[0].request.headers["Authorization"] == f"Bearer {NEW_TOKEN}"
+    cred = Credential.objects.get()
+    assert (cred.kind, cred.name, cred.webex_person_id) == ("bot", "echo", ME_BOT["id"])
+    assert (cred.email, cred.display_name, cred.org_id) == (
+        "echo@webex.bot",
+        "Echo Bot",
+        ME_BOT["orgId"],
+    )
+    assert cred.access_token == NEW_TOKEN
+    assert NEW_TOKEN not in out and "Created" in out
+    assert all(NEW_TOKEN not in (v or "") for v in raw_rows().values())
+
+
+@pytest.mark.django_db
+def test_add_credential_from_stdin_updates_existing(settings: Any, webex: Any) -> None:
+    use_keys(settings, KEY_A)
+    webex.get(f"{API}/people/me", json=ME_PERSON)
+    add_credential(stdin="Bearer first-token-value\n")
+    out = add_credential(stdin="second-token-value\n")
+    cred = Credential.objects.get()  # the same person: updated, not duplicated
+    assert cred.kind == "user"
+    assert cred.access_token == "second-token-value"
+    assert "Updated" in out
+
+
+@pytest.mark.django_db
+def test_add_credential_rejected_token_saves_nothing(settings: Any, webex: Any) -> None:
+    use_keys(settings, KEY_A)
+    webex.get(
+        f"{API}/people/me",
+        status=401,
+        json={"message": "The request requires a valid access token.", "trackingId": "T-401"},
+    )
+    with pytest.raises(CommandError, match="401") as info:
+        add_credential(stdin="bad-token-value\n")
+    assert "bad-token-value" not in str(info.value)
+    assert "T-401" in str(info.value)
+    assert not Credential.objects.exists()
+
+
+@pytest.mark.django_db
+def test_add_credential_kind_must_match_webex(settings: Any, webex: Any) -> None:
+    use_keys(settings, KEY_A)
+    webex.get(f"{API}/people/me", json=ME_PERSON)
+    with pytest.raises(CommandError, match="belongs to a person"):
+        add_credential("--kind", "bot", stdin="tok\n")
+    assert not Credential.objects.exists()
+
+
+@pytest.mark.django_db
+def test_add_credential_owner(settings: Any, webex: Any) -> None:
+    from django.contrib.auth import get_user_model
+
+    use_keys(settings, KEY_A)
+    user = get_user_model().objects.create(username="alice")
+    webex.get(f"{API}/people/me", json=ME_PERSON)
+    add_credential("--owner", "alice", stdin="tok\n")
+    assert Credential.objects.get().owner == user
+    with pytest.raises(CommandError, match="No user"):
+        add_credential("--owner", "bob", stdin="tok\n")
+
+
+def test_add_credential_never_takes_the_token_from_argv(capsys: Any) -> None:
+    from django.core.management import ManagementUtility
+
+    utility = ManagementUtility(
+        ["manage.py", "webexteams_add_credential", "SECRET-IN-ARGV-123", "--token", "SECRET2"]
+    )
+    with pytest.raises(SystemExit) as info:
+        utility.execute()
+    assert info.value.code != 0
+    err = capsys.readouterr().err
+    assert "SECRET-IN-ARGV-123" not in err and "SECRET2" not in err
+    assert "--token-env" in err
+
+
+@pytest.mark.django_db
+def test_add_credential_env_missing_or_stdin_empty(settings: Any, webex: Any) -> None:
+    use_keys(settings, KEY_A)
+    with pytest.raises(CommandError, match="NOT_SET_ANYWHERE"):
+        add_credential("--token-env", "NOT_SET_ANYWHERE")
+    with pytest.raises(CommandError, match="No token on stdin"):
+        add_credential(stdin="\n")
+    assert len(webex.calls) == 0

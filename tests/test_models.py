@@ -199,3 +199,16 @@ def test_rate_limit_key_is_stable_and_hides_token(settings: Any) -> None:
     assert "secret" not in key_bot and "secret" not in key_cred
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "BOT_TOKEN": "another-bot"}
     assert clients.rate_limit_key(None) != key_bot
+
+
+def test_bot_token_works_without_database(settings: Any) -> None:
+    """WEBEXTEAMS["BOT_TOKEN"] is a working default credential with no DB step (12-factor);
+    not marked django_db, so any query here would fail the test."""
+    import responses
+
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "BOT_TOKEN": "env-bot-token"}
+    with responses.RequestsMock() as mock:
+        mock.get("http://127.0.0.1:9/v1/people/me", json={"id": "BOT", "type": "bot"})
+        me = clients.client_for().people.me()
+        assert mock.calls[0].request.headers["Authorization"] == "Bearer env-bot-token"
+    assert me.id == "BOT"
