@@ -391,3 +391,33 @@ class OutboundMessageAdmin(EncryptedFieldsAdmin):
     @admin.display(description=_("target"))
     def target(self, obj: OutboundMessage) -> str:
         return obj.room_id or obj.to_person_id or obj.to_person_email
+
+    actions = ("send_again",)
+
+    @admin.action(description=_("Send again (failed messages only)"))
+    def send_again(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
+        """Queue failed rows again through ``messaging.resend``. Other statuses are skipped:
+        a sent message would be posted twice, a queued/sending one is in progress."""
+        from django.contrib import messages
+
+        from django_webexteams import messaging
+
+        done = skipped = 0
+        for row in queryset:
+            if row.status != OutboundMessage.Status.FAILED:
+                skipped += 1
+                continue
+            try:
+                messaging.resend(row)
+            except messaging.InvalidMessageError:  # its status changed meanwhile
+                skipped += 1
+                continue
+            done += 1
+        self.message_user(request, _("%(done)d message(s) queued again.") % {"done": done})
+        if skipped:
+            self.message_user(
+                request,
+                _("%(skipped)d message(s) skipped: only failed messages can be sent again.")
+                % {"skipped": skipped},
+                level=messages.WARNING,
+            )
