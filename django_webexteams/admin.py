@@ -66,12 +66,12 @@ def defer_encrypted(qs: QuerySet[Any], *relations: str) -> QuerySet[Any]:
     loading rows never decrypts (and never raises ``DecryptionError``)."""
     names = list(encrypted_field_names(qs.model))
     for relation in relations:
-        related = qs.model._meta.get_field(relation).related_model
-        names += [f"{relation}__{n}" for n in encrypted_field_names(related)]  # type: ignore[arg-type]
+        related: Any = qs.model._meta.get_field(relation).related_model
+        names += [f"{relation}__{n}" for n in encrypted_field_names(related)]
     return qs.defer(*names) if names else qs
 
 
-class WriteOnlySecretsForm(forms.ModelForm):
+class WriteOnlySecretsForm(forms.ModelForm):  # type: ignore[type-arg]
     """A ModelForm whose encrypted fields are replaced by write-only password inputs.
 
     ``secret_inputs`` maps form field -> model field. Inputs are never pre-filled
@@ -112,7 +112,7 @@ def _secret_input(label: Any, help_text: Any = "") -> forms.CharField:
     )
 
 
-class EncryptedFieldsAdmin(admin.ModelAdmin):
+class EncryptedFieldsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Base admin: defers encrypted columns, annotates their raw value for redaction, and
     defers encrypted columns of the related objects in ``list_select_related`` and of the
     choices of foreign-key widgets."""
@@ -131,9 +131,9 @@ class EncryptedFieldsAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(
         self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> Any:
-        related = db_field.related_model
-        if encrypted_field_names(related) and "queryset" not in kwargs:  # type: ignore[arg-type]
-            kwargs["queryset"] = defer_encrypted(related._default_manager.all())  # type: ignore[union-attr]
+        related: Any = db_field.related_model
+        if encrypted_field_names(related) and "queryset" not in kwargs:
+            kwargs["queryset"] = defer_encrypted(related._default_manager.all())
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def redacted(self, obj: models.Model, name: str) -> str:

@@ -31,7 +31,7 @@ class _NoneOnlyExact(Exact):
         super().__init__(lhs, rhs)
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
     """A ``TextField`` whose value is encrypted with Fernet before it reaches the database.
 
     - Python side: plain ``str``. Database side: a Fernet token (ASCII).

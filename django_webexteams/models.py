@@ -121,7 +121,7 @@ class Credential(models.Model):
             getter = getattr(tokens, "get_valid_access_token", None)
             if getter is not None:
                 return str(getter(self))
-        return self.access_token
+        return str(self.access_token)
 
 
 class Webhook(models.Model):

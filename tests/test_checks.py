@@ -114,7 +114,7 @@ def test_webhook_base_url_http_w001_outside_debug(settings: Any) -> None:
 
 def test_settings_not_a_dict_e007(settings: Any) -> None:
     settings.WEBEXTEAMS = ["ENCRYPTION_KEYS"]
-    found = sorted(m.id for m in run_checks() if m.id.startswith("webexteams."))
+    found = sorted(m.id or "" for m in run_checks() if (m.id or "").startswith("webexteams."))
     assert "webexteams.E007" in found
     assert "webexteams.E001" not in found  # no crash, no duplicate report
 

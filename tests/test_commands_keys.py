@@ -84,7 +84,7 @@ def rows_under_a(settings: Any) -> dict[str, str]:
 
 def read_all(exclude_pk: int | None = None) -> dict[str, str]:
     values = {}
-    for cred in Credential.objects.exclude(pk=exclude_pk):
+    for cred in Credential.objects.exclude(pk=exclude_pk or 0):
         values[f"cred{cred.pk}.access"] = cred.access_token
         values[f"cred{cred.pk}.refresh"] = cred.refresh_token
     for hook in Webhook.objects.all():

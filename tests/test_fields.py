@@ -26,7 +26,7 @@ def _keys(settings: Any) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "ENCRYPTION_KEYS": [KEY_A]}
 
 
-def raw_column(model: type, field: str, pk: int) -> str | None:
+def raw_column(model: Any, field: str, pk: int) -> Any:
     """The column exactly as stored, read with SQL (no field conversion)."""
     table = connection.ops.quote_name(model._meta.db_table)
     column = connection.ops.quote_name(model._meta.get_field(field).column)

@@ -162,7 +162,7 @@ def test_credential_client_uses_settings(settings: Any, recording_client: Any) -
         "TRUSTED_API_HOSTS": ["files.example.com"],
     }
     cred = Credential.objects.create(access_token="tok")
-    client = cred.client(user_agent="x")
+    client: Any = cred.client(user_agent="x")
     assert client.access_token == "tok"
     assert client.kwargs == {
         "base_url": "http://127.0.0.1:9/v1",
@@ -170,12 +170,12 @@ def test_credential_client_uses_settings(settings: Any, recording_client: Any) -
         "trusted_hosts": ("files.example.com",),
         "user_agent": "x",
     }
-    assert clients.client_for(cred).access_token == "tok"
+    assert clients.client_for(cred).access_token == "tok"  # type: ignore[attr-defined]
 
 
 def test_client_for_none_uses_bot_token(settings: Any, recording_client: Any) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "BOT_TOKEN": " bot-token "}
-    client = clients.client_for(None, base_url="http://127.0.0.1:1/v1")
+    client: Any = clients.client_for(None, base_url="http://127.0.0.1:1/v1")
     assert client.access_token == "bot-token"
     assert client.kwargs["base_url"] == "http://127.0.0.1:1/v1"
 

@@ -127,7 +127,7 @@ class Command(BaseCommand):
                 f"{raw.get('type') or 'person'}; nothing was saved."
             )
         emails = raw.get("emails") or []
-        fields = {
+        fields: dict[str, Any] = {
             "email": str(emails[0]) if emails else "",
             "display_name": str(raw.get("displayName") or ""),
             "org_id": str(raw.get("orgId") or ""),

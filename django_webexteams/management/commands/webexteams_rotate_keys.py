@@ -69,7 +69,7 @@ def encrypted_models() -> list[tuple[type[models.Model], list[str]]]:
     return found
 
 
-def _raw(name: str) -> ExpressionWrapper:
+def _raw(name: str) -> ExpressionWrapper[Any]:
     # A plain TextField output: the column comes back as stored (the ciphertext), without the
     # field's from_db_value, so an unreadable row cannot break the batch.
     return ExpressionWrapper(F(name), output_field=TextField())
