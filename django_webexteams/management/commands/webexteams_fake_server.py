@@ -1,0 +1,33 @@
+"""``manage.py webexteams_fake_server``: run the fake Webex for local development and the
+demo (a thin wrapper over ``django_webexteams.testing.runner``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the fake Webex on 127.0.0.1 (tokens it prints work only on the fake)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8900)
+        parser.add_argument("--seed", choices=["demo"], default=None)
+        parser.add_argument("--redirect-uri", action="append", dest="redirect_uris")
+        parser.add_argument("--json", action="store_true", dest="as_json")
+        parser.add_argument("--rate-limit-per-minute", type=float, default=None)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from django_webexteams.testing.runner import run
+
+        run(
+            host=options["host"],
+            port=options["port"],
+            seed=options["seed"],
+            redirect_uris=options["redirect_uris"],
+            as_json=options["as_json"],
+            rate_limit_per_minute=options["rate_limit_per_minute"],
+            stdout=self.stdout,
+        )
