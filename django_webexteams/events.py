@@ -122,15 +122,14 @@ class WebhookEvent:
             raise EventNotFetchableError(
                 f"{self.resource} {self.data_id} was deleted; event.data holds what Webex sent."
             )
-        client = self.client()
         getters = {
-            "messages": lambda: client.messages.get(self.data_id),
-            "attachmentActions": lambda: client.attachment_actions.get(self.data_id),
-            "rooms": lambda: client.rooms.get(self.data_id),
-            "memberships": lambda: client.memberships.get(self.data_id),
+            "messages": lambda c: c.messages.get(self.data_id),
+            "attachmentActions": lambda c: c.attachment_actions.get(self.data_id),
+            "rooms": lambda c: c.rooms.get(self.data_id),
+            "memberships": lambda c: c.memberships.get(self.data_id),
         }
         getter = getters.get(self.resource)
         if getter is None:
             raise EventNotFetchableError(f"fetch() does not support resource {self.resource!r}.")
-        self._fetched = getter()
+        self._fetched = getter(self.client())
         return self._fetched
