@@ -54,6 +54,11 @@ MAX_PENDING = 5
 
 
 # --- state handling ---------------------------------------------------------------------------
+def _now() -> float:
+    """Wall-clock seconds (one function, so tests can move time for this module only)."""
+    return time.time()
+
+
 def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:
     value = request.session.get(SESSION_KEY)
     return dict(value) if isinstance(value, dict) else {}
@@ -61,7 +66,7 @@ def _pending(request: HttpRequest) -> dict[str, dict[str, Any]]:
 
 def _remember_state(request: HttpRequest, state: str, entry: dict[str, Any]) -> None:
     ttl = float(conf.get("OAUTH_STATE_TTL"))
-    now = time.time()
+    now = _now()
     pending = {
         key: value
         for key, value in _pending(request).items()
@@ -101,7 +106,7 @@ def _pop_state(request: HttpRequest, state: str) -> dict[str, Any]:
     entry = pending.pop(found)
     request.session[SESSION_KEY] = pending  # saved by the session middleware: single use
     ttl = float(conf.get("OAUTH_STATE_TTL"))
-    if not isinstance(entry, dict) or time.time() - float(entry.get("created", 0)) > ttl:
+    if not isinstance(entry, dict) or _now() - float(entry.get("created", 0)) > ttl:
         raise OAuthLoginError(
             "state_expired",
             _("The sign-in took too long and has expired. Please start again."),
@@ -164,7 +169,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             "verifier": verifier,
             "redirect_uri": redirect_uri,
             "next": next_url,
-            "created": time.time(),
+            "created": _now(),
             # Connect mode: bind the flow to the account that started it.
             "user": user.pk if user is not None and user.is_authenticated else None,
         },
