@@ -7,6 +7,7 @@ form field ``files``; at most 100 MB.
 
 from __future__ import annotations
 
+import codecs
 import mimetypes
 import os
 import re
@@ -114,9 +115,10 @@ def parse_content_disposition(value: str | None) -> str | None:
             _lang, sep2, encoded = rest.partition("'")
             if sep2:
                 try:
+                    codecs.lookup(charset or "utf-8")
                     return unquote(encoded, encoding=charset or "utf-8", errors="strict")
                 except (LookupError, UnicodeDecodeError):
-                    pass
+                    pass  # unknown charset or bad bytes: fall back to plain filename
     return params.get("filename") or None
 
 

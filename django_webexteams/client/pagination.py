@@ -122,12 +122,14 @@ def reapply_params(url: str, original: Mapping[str, Any] | None) -> str:
 @dataclass
 class Page(Generic[T]):
     """One page of a list: ``items``, ``has_next``, ``next()`` (the following page, or None),
-    ``tracking_id`` and ``next_url``."""
+    ``tracking_id``, ``next_url``, and ``extra``: other top-level fields of the body (e.g.
+    ``notFoundIds`` of ``GET /people``)."""
 
     items: list[T]
     tracking_id: str | None
     next_url: str | None
     _fetch: Callable[[str], Page[T]] = field(repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_next(self) -> bool:
@@ -220,6 +222,11 @@ class PaginatedList(Generic[T]):
         if link:
             # A relative link is resolved against the URL of the page it came from.
             next_url = reapply_params(urljoin(result.response.url, link), self._params)
+        extra = {k: v for k, v in body.items() if k != self._items_key} if body else {}
         return Page(
-            items=items, tracking_id=result.tracking_id, next_url=next_url, _fetch=self._fetch
+            items=items,
+            tracking_id=result.tracking_id,
+            next_url=next_url,
+            _fetch=self._fetch,
+            extra=extra,
         )
