@@ -304,7 +304,7 @@ def test_redirect_to_another_host_is_not_followed_with_the_token(
         f"{BASE_URL}/contents/C1", status=302, headers={"Location": "https://cdn.evil.example/blob"}
     )
     rsps.get("https://cdn.evil.example/blob", body=b"x")
-    with pytest.raises(ValueError, match="cdn.evil.example"):
+    with pytest.raises(ValueError, match=r"cdn\.evil\.example"):
         client.contents.download("C1", io.BytesIO())
     assert [c.request.url for c in rsps.calls] == [f"{BASE_URL}/contents/C1"]
 
