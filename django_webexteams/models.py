@@ -21,7 +21,15 @@ from django_webexteams.fields import EncryptedTextField
 if TYPE_CHECKING:
     from django_webexteams.client import WebexClient
 
-__all__ = ["Credential", "OutboundMessage", "Webhook", "WebhookDelivery", "outbox_upload_to"]
+__all__ = [
+    "Credential",
+    "License",
+    "OutboundMessage",
+    "Space",
+    "Webhook",
+    "WebhookDelivery",
+    "outbox_upload_to",
+]
 
 # Webex ids are base64url strings well under 255 characters; 255 leaves room.
 _ID_LENGTH = 255
@@ -319,3 +327,39 @@ class OutboundMessage(models.Model):
     def __str__(self) -> str:
         target = self.room_id or self.to_person_id or self.to_person_email
         return f"{target} ({self.status})"
+
+
+# --- live admin pages (no tables) -------------------------------------------------------------
+# Two unmanaged models without a table. They exist so that the admin lists the live pages
+# "Webex spaces" and "Webex licenses" under the app like any other model, and so that each page
+# has a view permission of its own (``webexteams.view_space``, ``webexteams.view_license``) that
+# staff can be granted. No row is ever read or written: the pages fetch from Webex
+# (django_webexteams.views.admin_pages). Their migration creates permissions, not tables.
+
+
+class Space(models.Model):
+    """Placeholder for the admin page listing Webex spaces live (no table, no rows)."""
+
+    class Meta:
+        managed = False
+        db_table = "webexteams_no_table_space"
+        default_permissions = ("view",)
+        verbose_name = _("Webex space (live)")
+        verbose_name_plural = _("Webex spaces (live)")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+
+class License(models.Model):
+    """Placeholder for the admin page listing Webex licenses live (no table, no rows)."""
+
+    class Meta:
+        managed = False
+        db_table = "webexteams_no_table_license"
+        default_permissions = ("view",)
+        verbose_name = _("Webex license (live)")
+        verbose_name_plural = _("Webex licenses (live)")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
