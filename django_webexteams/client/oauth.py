@@ -171,6 +171,15 @@ def _token_request(
     finally:
         if session is None:
             http.close()
+    if 300 <= response.status_code < 400:
+        # SECURITY: never re-post the client secret and code to wherever a redirect points.
+        raise OAuthError(
+            response.status_code,
+            "The token endpoint answered with a redirect; not following it with the client "
+            "secret. Check token_url/base_url.",
+            tracking_id=tracking_id_of(response),
+            response=response,
+        )
     try:
         data: Any = response.json()
     except ValueError:

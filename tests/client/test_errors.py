@@ -224,4 +224,4 @@ def test_people_not_found_ids_kept_in_raw(
     rsps.get(f"{BASE_URL}/people", json={"items": [], "notFoundIds": ["X"]})
     page = client.people.list(id=["X"]).first_page()
     assert page.items == [] and page.extra == {"notFoundIds": ["X"]}
-    assert rsps.calls[0].request.url.endswith("id=X")
+    assert str(rsps.calls[0].request.url).endswith("id=X")

@@ -251,7 +251,7 @@ def test_allow_unscannable(
 ) -> None:
     rsps.get(f"{BASE_URL}/contents/C1?allow=unscannable", body=b"x")
     client.contents.download("C1", tmp_path / "x", allow_unscannable=True)
-    assert rsps.calls[0].request.url.endswith("?allow=unscannable")
+    assert str(rsps.calls[0].request.url).endswith("?allow=unscannable")
 
 
 # -- SECURITY: where the token may go ------------------------------------------------------

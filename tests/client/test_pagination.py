@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -162,7 +163,7 @@ def test_memory_stays_flat(client: WebexClient, rsps: responses.RequestsMock) ->
         nxt = f"{BASE_URL}/events?cursor={i + 1}" if i < n - 1 else None
         url = f"{BASE_URL}/events" + (f"?cursor={i}" if i else "")
         _page(rsps, url, [f"e{i}-{j}" for j in range(50)], nxt)
-    refs: list[weakref.ref[Page[object]]] = []
+    refs: list[weakref.ref[Page[Any]]] = []
     count = 0
     for page in client.events.list().pages():
         refs.append(weakref.ref(page))

@@ -1,0 +1,163 @@
+"""Session, pooling, timeouts, User-Agent, proxies/verify, headers; the same calls over real
+HTTP on loopback (base URL parametrised)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import responses
+from requests.adapters import HTTPAdapter
+
+from django_webexteams import __version__
+from django_webexteams.client import RetryPolicy, TransportError, WebexClient
+from django_webexteams.client.transport import POOL_SIZE, build_session
+
+from .conftest import BASE_URL, TOKEN
+from .local_server import LocalServer, local_server
+
+
+class SpySession(requests.Session):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[dict[str, Any]] = []
+
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        self.seen.append({"method": method, "url": url, **kwargs})
+        return super().request(method, url, *args, **kwargs)
+
+
+def test_one_pooled_session() -> None:
+    client = WebexClient(TOKEN)
+    adapter = client.session.get_adapter("https://webexapis.com/v1/rooms")
+    assert isinstance(adapter, HTTPAdapter)
+    assert adapter._pool_maxsize == POOL_SIZE  # type: ignore[attr-defined]
+    assert adapter.max_retries.total == 0  # retries are the policy's job
+    assert client.session is client.rooms._transport.session is client.messages._transport.session
+    assert "Authorization" not in client.session.headers  # per request, never session-wide
+
+
+@pytest.mark.parametrize(
+    ("timeout", "expected"), [(None, (10.0, 60.0)), (5, (5.0, 5.0)), ((2, 30), (2.0, 30.0))]
+)
+def test_timeouts_on_every_call(
+    timeout: Any, expected: tuple[float, float], rsps: responses.RequestsMock, tmp_path: Any
+) -> None:
+    session = SpySession()
+    client = WebexClient(TOKEN, timeout=timeout, session=session)
+    assert client.timeout == expected
+    rsps.get(f"{BASE_URL}/rooms", json={"items": []})
+    rsps.post(f"{BASE_URL}/messages", json={"id": "M"})
+    rsps.head(f"{BASE_URL}/contents/C", headers={"Content-Length": "1"})
+    rsps.get(f"{BASE_URL}/contents/C", body=b"x")
+    rsps.delete(f"{BASE_URL}/rooms/R", status=204)
+    list(client.rooms.list())
+    client.messages.create(room_id="R", text="x")
+    client.messages.create(room_id="R", files=[b"x"])
+    client.contents.info("C")
+    client.contents.download("C", tmp_path / "f")
+    client.rooms.delete("R")
+    assert len(session.seen) == 6
+    assert all(call["timeout"] == expected for call in session.seen)
+    assert all(call["allow_redirects"] is False for call in session.seen)
+
+
+def test_headers(client: WebexClient, rsps: responses.RequestsMock) -> None:
+    rsps.post(f"{BASE_URL}/rooms", json={"id": "R"})
+    client.rooms.create("t")
+    headers = rsps.calls[0].request.headers
+    assert headers["User-Agent"] == f"django-webexteams/{__version__}"
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    assert headers["Accept"] == "application/json"
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(rsps.calls[0].request.body or b"") == {"title": "t"}
+
+
+def test_custom_user_agent_proxies_verify(rsps: responses.RequestsMock) -> None:
+    session = SpySession()
+    client = WebexClient(
+        TOKEN,
+        session=session,
+        user_agent="my-bot/1.0",
+        proxies={"https": "http://proxy.local:3128"},
+        verify="/etc/ca.pem",
+    )
+    rsps.get(f"{BASE_URL}/people/me", json={"id": "P"})
+    client.people.me()
+    assert rsps.calls[0].request.headers["User-Agent"] == "my-bot/1.0"
+    assert session.seen[0]["proxies"] == {"https": "http://proxy.local:3128"}
+    assert session.seen[0]["verify"] == "/etc/ca.pem"
+
+
+def test_build_session_options() -> None:
+    session = build_session(pool_size=5, proxies={"https": "http://p:1"}, verify=False)
+    assert session.proxies == {"https": "http://p:1"} and session.verify is False
+    assert session.get_adapter("http://x")._pool_maxsize == 5  # type: ignore[attr-defined]
+
+
+def test_context_manager_closes_session() -> None:
+    with WebexClient(TOKEN) as client:
+        session = client.session
+    assert session.adapters  # still usable object; close() ran without error
+
+
+def test_passthrough_request_for_unwrapped_endpoints(
+    client: WebexClient, rsps: responses.RequestsMock
+) -> None:
+    rsps.get(
+        f"{BASE_URL}/adminAudit/eventCategories",
+        json={"eventCategories": ["x"]},
+        headers={"TrackingID": "ROUTER_T"},
+    )
+    result = client.transport.request("GET", "/adminAudit/eventCategories")
+    assert result.data == {"eventCategories": ["x"]} and result.tracking_id == "ROUTER_T"
+
+
+# -- real HTTP on loopback ------------------------------------------------------------------
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with local_server() as srv:
+        yield srv
+
+
+def test_real_http_round_trip_and_pagination(server: LocalServer) -> None:
+    server.add(
+        "GET",
+        "/v1/rooms",
+        200,
+        {
+            "Link": f'<{server.base_url}/rooms?cursor=2&max=null>; rel="next"',
+            "TrackingID": "ROUTER_A",
+        },
+        json.dumps({"items": [{"id": "R1"}]}).encode(),
+    )
+    server.add(
+        "GET",
+        "/v1/rooms",
+        200,
+        {"TrackingID": "ROUTER_B"},
+        json.dumps({"items": [{"id": "R2"}]}).encode(),
+    )
+    client = WebexClient(TOKEN, base_url=server.base_url)
+    assert [r.id for r in client.rooms.list(type="group", max=1)] == ["R1", "R2"]
+    second = server.requests[1]["path"]
+    assert "cursor=2" in second and "max=1" in second and "type=group" in second
+    assert server.requests[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_real_connection_refused_is_a_transport_error_and_retried() -> None:
+    sleeps: list[float] = []
+    client = WebexClient(
+        TOKEN,
+        base_url="http://127.0.0.1:9/v1",
+        retry=RetryPolicy(max_retries=2, sleep=sleeps.append),
+    )
+    with pytest.raises(TransportError) as info:
+        client.people.me()
+    assert not info.value.is_timeout
+    assert len(sleeps) == 2
