@@ -130,7 +130,7 @@ class DefaultAdapter:
         user = user_model()
         email = (list(getattr(person, "emails", None) or []) or [""])[0]
         username_field = user_model.USERNAME_FIELD
-        base = (email or person.id)[:140]
+        base = str(email or person.id or "webex-user")[:140]
         username = base
         suffix = 1
         while user_model._default_manager.filter(**{username_field: username}).exists():

@@ -62,7 +62,7 @@ class WebexBackend(BaseBackend):
         """Reject inactive users, like ``ModelBackend``."""
         return bool(getattr(user, "is_active", True))
 
-    def get_user(self, user_id: Any) -> AbstractBaseUser | None:
+    def get_user(self, user_id: Any) -> Any:
         user_model = get_user_model()
         try:
             user = user_model._default_manager.get(pk=user_id)

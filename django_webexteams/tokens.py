@@ -282,7 +282,7 @@ def get_valid_access_token(credential: Credential, *, margin: float | None = Non
         )
     # Fast path without a lock or a transaction: the common case is a fresh token.
     if not needs_refresh(credential, margin=margin):
-        return credential.access_token
+        return str(credential.access_token)
     row, outcome, error = _refresh_locked(
         credential, should_refresh=lambda r: needs_refresh(r, margin=margin)
     )
@@ -297,7 +297,7 @@ def get_valid_access_token(credential: Credential, *, margin: float | None = Non
             f"Could not refresh the expired Webex token of credential {credential.pk}: "
             f"{credential.last_error}"
         ) from error
-    return credential.access_token
+    return str(credential.access_token)
 
 
 def refresh_after_unauthorized(credential: Credential, rejected_token: str) -> str | None:
@@ -310,13 +310,13 @@ def refresh_after_unauthorized(credential: Credential, rejected_token: str) -> s
     def should(row: Credential) -> bool:
         # Compare on the locked row: if the stored token differs, someone refreshed already
         # and their token is the one to retry with; only refresh the very token Webex refused.
-        return row.access_token == rejected_token
+        return bool(row.access_token == rejected_token)
 
     row, outcome, _error = _refresh_locked(credential, should_refresh=should)
     _finish(credential, row, outcome)
     if not credential.is_active or outcome == "failed":
         return None
-    token = credential.access_token
+    token = str(credential.access_token)
     return token if token and token != rejected_token else None
 
 

@@ -251,7 +251,7 @@ def _callback(request: HttpRequest, adapter: DefaultAdapter) -> HttpResponse:
         user = _resolve_user(request, adapter, person)
         # Security: only the backend's own proof object logs in through WebexBackend.
         authenticated = authenticate(
-            request, webex_login=VerifiedWebexLogin(user=user, person_id=person.id)
+            request, webex_login=VerifiedWebexLogin(user=user, person_id=str(person.id))
         )
         if authenticated is None:
             logger.error(
@@ -347,7 +347,7 @@ def _check_connect(request: HttpRequest, adapter: DefaultAdapter, user: Any, per
     # Security: one Webex identity belongs to one account; linking it to a second one would
     # let whoever holds it log in as either.
     taken = (
-        Credential.objects.filter(kind=Credential.Kind.USER, webex_person_id=person.id)
+        Credential.objects.filter(kind=Credential.Kind.USER, webex_person_id=str(person.id))
         .exclude(owner=user)
         .exists()
     )
@@ -386,9 +386,9 @@ def _store_credential(
         with transaction.atomic():
             credential = (
                 Credential.objects.select_for_update()
-                .filter(kind=Credential.Kind.USER, owner=user, webex_person_id=person.id)
+                .filter(kind=Credential.Kind.USER, owner=user, webex_person_id=str(person.id))
                 .first()
-            ) or Credential(kind=Credential.Kind.USER, owner=user, webex_person_id=person.id)
+            ) or Credential(kind=Credential.Kind.USER, owner=user, webex_person_id=str(person.id))
             credential.email = person.email or ""
             credential.display_name = person.display_name or ""
             credential.name = credential.name or credential.display_name

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from django_webexteams.models import Credential
 from tests.conftest import chromium_path
@@ -44,6 +45,10 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+            # While Playwright's loop runs, Django keeps this thread's connections in a
+            # context-local slot that pytest-django's teardown does not see: close them here,
+            # or PostgreSQL refuses to drop the test database at the end of the run.
+            connections.close_all()
 
 
 @pytest.fixture
@@ -83,7 +88,7 @@ def test_log_in_with_webex_in_chromium(browser_page: Any, site: Any, fake_webex:
     page.screenshot(path=str(ARTIFACTS / "oauth-logged-in.png"), full_page=True)
 
     credential = Credential.objects.get()
-    assert credential.owner.email == "alice@example.com"
+    assert credential.owner is not None and credential.owner.email == "alice@example.com"
     assert credential.client().people.me().email == "alice@example.com"
 
 

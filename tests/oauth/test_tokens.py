@@ -58,7 +58,7 @@ def test_expired_token_is_refreshed_and_rotated_refresh_token_stored(
     row = Credential.objects.get(pk=credential.pk)
     assert row.access_token == token == credential.access_token
     assert row.refresh_token != old_refresh  # the fake rotates refresh tokens
-    assert row.expires_at > timezone.now()
+    assert row.expires_at is not None and row.expires_at > timezone.now()
     assert row.last_refreshed_at is not None and row.is_active
     assert sent["refreshed"] == [credential.pk]
     # The new token works at Webex.

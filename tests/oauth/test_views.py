@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from django_webexteams import signals
+from django_webexteams.adapter import DefaultAdapter, OAuthLoginError
 from django_webexteams.models import Credential
 from django_webexteams.views import oauth as oauth_views
 from tests.oauth.conftest import (
@@ -517,9 +518,9 @@ def test_disconnect_anonymous_is_refused(client: Client, oauth_env: OAuthEnv) ->
 
 
 # --- the adapter -------------------------------------------------------------------------------
-class RefusingAdapter(oauth_views.DefaultAdapter):
+class RefusingAdapter(DefaultAdapter):
     def find_user(self, request: Any, person: Any) -> Any:
-        raise oauth_views.OAuthLoginError("wrong_org", "Only our company may sign in.", 403)
+        raise OAuthLoginError("wrong_org", "Only our company may sign in.", 403)
 
 
 def test_adapter_setting_is_used(client: Client, oauth_env: OAuthEnv) -> None:
