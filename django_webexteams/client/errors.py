@@ -40,7 +40,22 @@ __all__ = [
 
 
 class WebexError(Exception):
-    """Base class of every error the client raises on purpose."""
+    """Base class of every error the client raises on purpose.
+
+    Instances pickle with their attributes (Celery moves exceptions between processes); the
+    :class:`requests.Response` an :class:`ApiError` carries is dropped when pickled."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = {k: v for k, v in self.__dict__.items() if k != "response"}
+        return (_rebuild, (type(self), self.args, state))
+
+
+def _rebuild(cls: type[WebexError], args: tuple[Any, ...], state: dict[str, Any]) -> WebexError:
+    obj = cls.__new__(cls)
+    Exception.__init__(obj, *args)
+    obj.__dict__.update(state)
+    obj.__dict__.setdefault("response", None)
+    return obj
 
 
 class TransportError(WebexError):
@@ -71,9 +86,12 @@ class ApiError(WebexError):
     support; ``response``: the :class:`requests.Response`, when there was one.
     """
 
+    #: status used when none is given (subclasses for one status set theirs)
+    default_status: int = 0
+
     def __init__(
         self,
-        status_code: int,
+        status_code: int | None = None,
         message: str = "",
         *,
         errors: list[dict[str, Any]] | None = None,
@@ -82,7 +100,7 @@ class ApiError(WebexError):
         method: str | None = None,
         url: str | None = None,
     ) -> None:
-        self.status_code = status_code
+        self.status_code: int = self.default_status if status_code is None else status_code
         self.message = message
         self.errors: list[dict[str, Any]] = list(errors or [])
         self.tracking_id = tracking_id
@@ -163,7 +181,7 @@ class RetryLaterError(ApiError):
 
     def __init__(
         self,
-        status_code: int,
+        status_code: int | None = None,
         message: str = "",
         *,
         retry_after: float = DEFAULT_RETRY_AFTER,
@@ -267,3 +285,9 @@ def error_for_response(response: requests.Response) -> ApiError:
             **kwargs,
         )
     return cls(status, message, **kwargs)
+
+
+# Each status class knows its status, so ``RateLimitedError(retry_after=5)`` works.
+for _status, _cls in _BY_STATUS.items():
+    _cls.default_status = _status
+ServerError.default_status = 500

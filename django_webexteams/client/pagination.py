@@ -10,6 +10,7 @@ Only one page is held at a time, so memory stays flat however long the list.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["Page", "PaginatedList", "next_link", "parse_link_header"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("django_webexteams.client")
 
 #: ``max`` values Webex has been seen to echo back instead of the number sent
 _NULL_VALUES = frozenset({"null", "none", "undefined", ""})
@@ -87,6 +90,16 @@ def parse_link_header(value: str | None) -> list[tuple[str, dict[str, str]]]:
                 params[name] = param_value
         links.append((target, params))
     return links
+
+
+def _same_url(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.netloc.lower(), pa.path, sorted(parse_qsl(pa.query))) == (
+        pb.scheme,
+        pb.netloc.lower(),
+        pb.path,
+        sorted(parse_qsl(pb.query)),
+    )
 
 
 def next_link(value: str | None) -> str | None:
@@ -222,6 +235,12 @@ class PaginatedList(Generic[T]):
         if link:
             # A relative link is resolved against the URL of the page it came from.
             next_url = reapply_params(urljoin(result.response.url, link), self._params)
+            if _same_url(next_url, result.response.url):
+                # A next link pointing at the page itself would loop forever: stop here.
+                logger.warning(
+                    "Webex list %s: next link repeats the current page; stopping", self._path
+                )
+                next_url = None
         extra = {k: v for k, v in body.items() if k != self._items_key} if body else {}
         return Page(
             items=items,

@@ -225,3 +225,31 @@ def test_people_not_found_ids_kept_in_raw(
     page = client.people.list(id=["X"]).first_page()
     assert page.items == [] and page.extra == {"notFoundIds": ["X"]}
     assert str(rsps.calls[0].request.url).endswith("id=X")
+
+
+def test_errors_pickle_with_their_attributes() -> None:
+    import pickle
+
+    err = RateLimitedError(
+        429, "slow", retry_after=7, tracking_id="ROUTER_Z", errors=[{"description": "d"}]
+    )
+    copy = pickle.loads(pickle.dumps(err))
+    assert type(copy) is RateLimitedError
+    assert (copy.status_code, copy.message, copy.retry_after, copy.tracking_id, copy.errors) == (
+        429,
+        "slow",
+        7.0,
+        "ROUTER_Z",
+        [{"description": "d"}],
+    )
+    assert str(copy) == str(err) and copy.response is None
+    timeout = pickle.loads(pickle.dumps(api.TransportError("t", is_timeout=True)))
+    assert timeout.is_timeout and str(timeout) == "t"
+
+
+def test_status_classes_know_their_status() -> None:
+    assert RateLimitedError(retry_after=5).status_code == 429
+    assert LockedError().status_code == 423
+    assert api.NotFoundError(message="x").status_code == 404
+    assert api.ServerError().status_code == 500
+    assert api.ServerError(503).status_code == 503

@@ -173,3 +173,11 @@ def test_memory_stays_flat(client: WebexClient, rsps: responses.RequestsMock) ->
         alive = sum(1 for r in refs if r() is not None)
         assert alive == 1, f"{alive} pages kept alive"
     assert count == n * 50
+
+
+def test_next_link_to_the_same_page_stops(
+    client: WebexClient, rsps: responses.RequestsMock
+) -> None:
+    _page(rsps, f"{BASE_URL}/rooms?max=2", ["a"], f"{BASE_URL}/rooms?max=2")
+    assert [r.id for r in client.rooms.list(max=2)] == ["a"]
+    assert len(rsps.calls) == 1
