@@ -21,7 +21,7 @@ def page_size(req: Request, default: int, limit: int) -> int:
         return default
     try:
         value = int(float(raw))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise bad_request(f"Invalid value for max: {raw!r}") from None
     if value < 1:
         raise bad_request("max must be a positive number")

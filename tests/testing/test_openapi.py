@@ -1,0 +1,399 @@
+"""The fake's responses validate against the official OpenAPI response schemas, for every
+operation it serves (parametrized), and it serves every in-scope operation of the specs.
+
+Strictness: objects defined as component schemas get ``additionalProperties: false`` so the
+fake cannot invent fields; the few fields the service really sends but the spec's schema
+lacks are allow-listed below, each with its reason. Error bodies validate against the admin
+spec's ``Error`` schema with message, errors and trackingId required.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import requests
+
+from django_webexteams.testing import FakeWebex
+from django_webexteams.testing.routes import router
+
+SPEC_DIR = Path(
+    os.environ.get("WEBEX_OPENAPI_DIR")
+    or Path(__file__).resolve().parents[3] / "shared" / "webex-openapi"
+)
+pytestmark = pytest.mark.skipif(
+    not (SPEC_DIR / "webex-messaging.json").exists(),
+    reason=f"OpenAPI specs not found in {SPEC_DIR} (set WEBEX_OPENAPI_DIR)",
+)
+
+OUT_OF_SCOPE = re.compile(r"^/(room/linkedFolders|hds/)|/meetingInfo$")
+ADMIN_PATHS = {
+    "/licenses",
+    "/licenses/{licenseId}",
+    "/organizations",
+    "/organizations/{orgId}",
+    "/roles",
+    "/roles/{roleId}",
+}
+ADMIN_METHODS = {"get"}  # the client covers reads only (no DELETE org, no PATCH licenses)
+
+# Fields the service sends that the schema omits. Each entry says why it is allowed.
+EXTRA_FIELDS: dict[str, set[str]] = {
+    # webex-openapi/SOURCE.md: webhook responses also carry orgId, createdBy, appId.
+    "Webhook": {"orgId", "createdBy", "appId"},
+    # The Create Message operation's own example has parentId and html.
+    "Message": {"parentId", "html"},
+    # Direct messages are messages: the list carries the same fields as ListMessage.
+    "DirectMessage": {
+        "parentId",
+        "html",
+        "mentionedPeople",
+        "mentionedGroups",
+        "attachments",
+        "updated",
+    },
+    # Teams carry their creator like rooms do (creatorId), as the service sends it.
+    "Team": {"creatorId"},
+}
+# SOURCE.md: the Attachment schema describes a file while the example is an adaptive card.
+ATTACHMENT_SCHEMA = {
+    "type": "object",
+    "required": ["contentType", "content"],
+    "properties": {
+        "contentType": {"const": "application/vnd.microsoft.card.adaptive"},
+        "content": {"type": "object"},
+    },
+    "additionalProperties": False,
+}
+# SOURCE.md: attachment-action create is listed as 202 where the service answers 200.
+STATUS_ALIASES = {("post", "/attachment/actions"): {200: "202"}}
+
+
+def _load(name: str) -> dict[str, Any]:
+    return json.loads((SPEC_DIR / name).read_text())
+
+
+def _to_json_schema(spec: dict[str, Any], node: Any, seen: tuple[str, ...] = ()) -> Any:
+    """Inline $refs (one spec), turn ``nullable`` into a null type, and make component
+    objects strict."""
+    if isinstance(node, list):
+        return [_to_json_schema(spec, x, seen) for x in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        ref = node["$ref"]
+        name = ref.rsplit("/", 1)[-1]
+        if name == "Attachment":
+            return ATTACHMENT_SCHEMA
+        if name in seen:
+            return {}
+        target = spec
+        for part in ref.lstrip("#/").split("/"):
+            target = target[part]
+        out = _to_json_schema(spec, copy.deepcopy(target), (*seen, name))
+        if name == "Webhook":
+            # WEBEX-FACTS.md / the Create Webhook docs: resource and event may be "all",
+            # which the response schema's enums forget.
+            for field in ("resource", "event"):
+                out["properties"][field]["enum"].append("all")
+        if isinstance(out, dict) and out.get("type") == "object" and "properties" in out:
+            allowed = set(out["properties"]) | EXTRA_FIELDS.get(name, set())
+            out["propertyNames"] = {"enum": sorted(allowed)}
+        return out
+    out = {k: _to_json_schema(spec, v, seen) for k, v in node.items() if k not in ("example",)}
+    if out.pop("nullable", False) and "type" in out:
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def _operations() -> list[tuple[str, str, str]]:
+    if not (SPEC_DIR / "webex-messaging.json").exists():
+        return []
+    ops = []
+    messaging = _load("webex-messaging.json")
+    for path, item in messaging["paths"].items():
+        if OUT_OF_SCOPE.search(path):
+            continue
+        for method in item:
+            if method in ("get", "post", "put", "delete"):
+                ops.append(("webex-messaging.json", method, path))
+    admin = _load("webex-admin.json")
+    for path in sorted(ADMIN_PATHS):
+        for method in admin["paths"][path]:
+            if method in ADMIN_METHODS:
+                ops.append(("webex-admin.json", method, path))
+    return ops
+
+
+OPERATIONS = _operations()
+
+
+def _norm(path: str) -> str:
+    return re.sub(r"\{\w+\}", "{}", path)
+
+
+def test_fake_serves_exactly_the_in_scope_operations():
+    spec_ops = {(m.upper(), _norm(p)) for _, m, p in OPERATIONS}
+    served = {(r.method, _norm(r.spec_path)) for r in router.routes if r.spec_path}
+    assert spec_ops - served == set(), "operations in the spec the fake does not serve"
+    assert served - spec_ops == set(), "routes the fake serves that the spec does not have"
+
+
+# --- a world with one of everything -------------------------------------------------------
+class World:
+    def __init__(self, fake: FakeWebex) -> None:
+        self.fake = fake
+        self.alice = fake.add_admin("alice@example.com", "Alice Admin")
+        self.bob = fake.add_person("bob@example.com", "Bob Example")
+        self.room = fake.create_room(self.alice, "Spec room", members=[self.bob])
+        self.msg = fake.post_message(self.alice, self.room.id, markdown="**hello** there")
+        self.reply = fake.post_message(self.bob, self.room.id, text="re", parent_id=self.msg.id)
+        self.card = fake.post_message(
+            self.alice,
+            self.room.id,
+            text="card",
+            attachments=[
+                {
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": {"type": "AdaptiveCard", "version": "1.2", "body": []},
+                }
+            ],
+        )
+        self.action = fake.submit_card(self.bob, self.card.id, {"a": "1"})
+        self.direct = fake.post_message(self.alice, to_person=self.bob, text="psst")
+        self.team = fake.create_team(self.alice, "Spec team", members=[self.bob])
+        self.hook = fake.create_webhook(self.alice, "h", "http://127.0.0.1:9/", "rooms", "all")
+        self.tab = fake.call(
+            self.alice,
+            "POST",
+            "/room/tabs",
+            {"roomId": self.room.id, "contentUrl": "https://example.com", "displayName": "T"},
+        )
+        self.event = fake.call(self.alice, "GET", "/events")["items"][0]
+        self.license = fake.license_id("Messaging")
+        self.role = fake.role_id("Full Administrator")
+
+    def membership(self, person: Any) -> str:
+        items = self.fake.call(self.alice, "GET", "/memberships", params={"roomId": self.room.id})
+        return next(m["id"] for m in items["items"] if m["personId"] == person.id)
+
+    def team_membership(self, person: Any) -> str:
+        items = self.fake.call(
+            self.alice, "GET", "/team/memberships", params={"teamId": self.team.id}
+        )
+        return next(m["id"] for m in items["items"] if m["personId"] == person.id)
+
+
+def _request(w: World, method: str, path: str) -> tuple[str, str, dict[str, Any]]:
+    """(method, concrete path, requests kwargs) for an operation."""
+    room, team = w.room.id, w.team.id
+    calls: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+        ("post", "/attachment/actions"): (
+            "/attachment/actions",
+            {"json": {"type": "submit", "messageId": w.card.id, "inputs": {"b": "2"}}},
+        ),
+        ("get", "/attachment/actions/{id}"): (f"/attachment/actions/{w.action.id}", {}),
+        ("get", "/events"): ("/events", {"params": {"max": 2}}),
+        ("get", "/events/{eventId}"): (f"/events/{w.event['id']}", {}),
+        ("get", "/memberships"): ("/memberships", {"params": {"roomId": room}}),
+        ("post", "/memberships"): (
+            "/memberships",
+            {"json": {"roomId": room, "personEmail": "carol@example.com"}},
+        ),
+        ("get", "/memberships/{membershipId}"): (f"/memberships/{w.membership(w.bob)}", {}),
+        ("put", "/memberships/{membershipId}"): (
+            f"/memberships/{w.membership(w.bob)}",
+            {"json": {"isModerator": True}},
+        ),
+        ("delete", "/memberships/{membershipId}"): (f"/memberships/{w.membership(w.bob)}", {}),
+        ("get", "/messages"): ("/messages", {"params": {"roomId": room, "max": 2}}),
+        ("post", "/messages"): ("/messages", {"json": {"roomId": room, "markdown": "*x*"}}),
+        ("get", "/messages/direct"): ("/messages/direct", {"params": {"personId": w.bob.id}}),
+        ("put", "/messages/{messageId}"): (
+            f"/messages/{w.msg.id}",
+            {"json": {"roomId": room, "markdown": "**edited**"}},
+        ),
+        ("get", "/messages/{messageId}"): (f"/messages/{w.card.id}", {}),
+        ("delete", "/messages/{messageId}"): (f"/messages/{w.msg.id}", {}),
+        ("get", "/people"): ("/people", {"params": {"id": f"{w.bob.id},nope"}}),
+        ("post", "/people"): (
+            "/people",
+            {
+                "json": {
+                    "emails": ["dave@example.com"],
+                    "displayName": "Dave",
+                    "licenses": [w.license],
+                }
+            },
+        ),
+        ("get", "/people/{personId}"): (f"/people/{w.bob.id}", {}),
+        ("put", "/people/{personId}"): (
+            f"/people/{w.bob.id}",
+            {"json": {"displayName": "Bobby", "roles": [w.role]}},
+        ),
+        ("delete", "/people/{personId}"): (f"/people/{w.bob.id}", {}),
+        ("get", "/people/me"): ("/people/me", {}),
+        ("get", "/room/tabs"): ("/room/tabs", {"params": {"roomId": room}}),
+        ("post", "/room/tabs"): (
+            "/room/tabs",
+            {"json": {"roomId": room, "contentUrl": "https://example.org", "displayName": "U"}},
+        ),
+        ("get", "/room/tabs/{id}"): (f"/room/tabs/{w.tab['id']}", {}),
+        ("put", "/room/tabs/{id}"): (
+            f"/room/tabs/{w.tab['id']}",
+            {"json": {"roomId": room, "contentUrl": "https://example.net", "displayName": "V"}},
+        ),
+        ("delete", "/room/tabs/{id}"): (f"/room/tabs/{w.tab['id']}", {}),
+        ("get", "/rooms"): ("/rooms", {"params": {"sortBy": "lastactivity"}}),
+        ("post", "/rooms"): ("/rooms", {"json": {"title": "New", "teamId": team}}),
+        ("get", "/rooms/{roomId}"): (f"/rooms/{room}", {}),
+        ("put", "/rooms/{roomId}"): (f"/rooms/{room}", {"json": {"title": "Renamed"}}),
+        ("delete", "/rooms/{roomId}"): (f"/rooms/{room}", {}),
+        ("get", "/team/memberships"): ("/team/memberships", {"params": {"teamId": team}}),
+        ("post", "/team/memberships"): (
+            "/team/memberships",
+            {"json": {"teamId": team, "personEmail": "erin@example.com", "isModerator": False}},
+        ),
+        ("get", "/team/memberships/{membershipId}"): (
+            f"/team/memberships/{w.team_membership(w.bob)}",
+            {},
+        ),
+        ("put", "/team/memberships/{membershipId}"): (
+            f"/team/memberships/{w.team_membership(w.bob)}",
+            {"json": {"isModerator": True}},
+        ),
+        ("delete", "/team/memberships/{membershipId}"): (
+            f"/team/memberships/{w.team_membership(w.bob)}",
+            {},
+        ),
+        ("get", "/teams"): ("/teams", {}),
+        ("post", "/teams"): ("/teams", {"json": {"name": "Another", "description": "d"}}),
+        ("get", "/teams/{teamId}"): (f"/teams/{team}", {}),
+        ("put", "/teams/{teamId}"): (f"/teams/{team}", {"json": {"name": "Renamed team"}}),
+        ("delete", "/teams/{teamId}"): (f"/teams/{team}", {}),
+        ("get", "/webhooks"): ("/webhooks", {}),
+        ("post", "/webhooks"): (
+            "/webhooks",
+            {
+                "json": {
+                    "name": "n",
+                    "targetUrl": "https://example.com/h",
+                    "resource": "messages",
+                    "event": "created",
+                    "filter": f"roomId={room}",
+                    "secret": "s",
+                }
+            },
+        ),
+        ("get", "/webhooks/{webhookId}"): (f"/webhooks/{w.hook.id}", {}),
+        ("put", "/webhooks/{webhookId}"): (
+            f"/webhooks/{w.hook.id}",
+            {"json": {"name": "n2", "targetUrl": "https://example.com/h2", "status": "active"}},
+        ),
+        ("delete", "/webhooks/{webhookId}"): (f"/webhooks/{w.hook.id}", {}),
+        ("get", "/licenses"): ("/licenses", {"params": {"orgId": w.fake.org_id}}),
+        ("get", "/licenses/{licenseId}"): (f"/licenses/{w.license}", {}),
+        ("get", "/organizations"): ("/organizations", {}),
+        ("get", "/organizations/{orgId}"): (f"/organizations/{w.fake.org_id}", {}),
+        ("get", "/roles"): ("/roles", {}),
+        ("get", "/roles/{roleId}"): (f"/roles/{w.role}", {}),
+    }
+    by_shape = {(m, _norm(p)): v for (m, p), v in calls.items()}
+    concrete, kwargs = by_shape[(method, _norm(path))]
+    return method, concrete, kwargs
+
+
+def _response_schema(spec: dict[str, Any], method: str, path: str, status: int) -> Any:
+    responses = spec["paths"][path][method]["responses"]
+    code = STATUS_ALIASES.get((method, path), {}).get(status, str(status))
+    assert code in responses, f"{method.upper()} {path} answered {status}, not in the spec"
+    content = responses[code].get("content", {}).get("application/json")
+    if content is None:
+        return None
+    return _to_json_schema(spec, content["schema"])
+
+
+@pytest.mark.parametrize(
+    ("spec_name", "method", "path"),
+    OPERATIONS,
+    ids=[f"{m.upper()} {p}" for _, m, p in OPERATIONS],
+)
+def test_response_matches_spec_schema(fake_webex, spec_name, method, path):
+    spec = _load(spec_name)
+    world = World(fake_webex)
+    method, concrete, kwargs = _request(world, method, path)
+    resp = requests.request(
+        method.upper(),
+        fake_webex.base_url + concrete,
+        headers={"Authorization": f"Bearer {world.alice.token}"},
+        timeout=10,
+        **kwargs,
+    )
+    assert resp.status_code < 300, resp.text
+    assert resp.headers["TrackingID"].startswith("ROUTER_")
+    schema = _response_schema(spec, method, path, resp.status_code)
+    if resp.status_code == 204:
+        assert resp.content == b""
+        return
+    assert schema is not None
+    body = resp.json()
+    jsonschema.validate(body, schema)
+    if "items" in body:
+        assert body["items"], "validate a non-empty list"
+
+
+def test_strict_schema_rejects_invented_fields():
+    # The check can fail: a made-up field on a Room is refused.
+    spec = _load("webex-messaging.json")
+    schema = _response_schema(spec, "get", "/rooms/{roomId}", 200)
+    jsonschema.validate({"id": "x", "title": "t"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"id": "x", "title": "t", "invented": 1}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"id": "x", "isLocked": "yes"}, schema)
+
+
+ERROR_SCHEMA_NAME = "Error"
+
+
+def _error_schema() -> Any:
+    admin = _load("webex-admin.json")
+    schema = _to_json_schema(admin, {"$ref": f"#/components/schemas/{ERROR_SCHEMA_NAME}"})
+    schema["required"] = ["message", "errors", "trackingId"]
+    schema["properties"]["errors"]["minItems"] = 1
+    schema["properties"]["errors"]["items"]["required"] = ["description"]
+    return schema
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"),
+    [
+        ("GET", "/nope", {}, 404),
+        ("GET", "/rooms/bad-id", {}, 404),
+        ("POST", "/rooms", {"data": "{not json"}, 400),
+        ("POST", "/rooms", {"json": {}}, 400),
+        ("GET", "/messages", {}, 400),
+        ("PATCH", "/rooms", {}, 405),
+        ("GET", "/licenses", {"as": "bob"}, 403),
+    ],
+)
+def test_error_bodies_match_the_error_schema(fake_webex, method, path, kwargs, status):
+    alice = fake_webex.add_admin("alice@example.com")
+    bob = fake_webex.add_person("bob@example.com")
+    who = bob if kwargs.pop("as", None) == "bob" else alice
+    resp = requests.request(
+        method,
+        fake_webex.base_url + path,
+        headers={"Authorization": f"Bearer {who.token}"},
+        timeout=10,
+        **kwargs,
+    )
+    assert resp.status_code == status
+    jsonschema.validate(resp.json(), _error_schema())
+    assert resp.json()["trackingId"] == resp.headers["TrackingID"]
