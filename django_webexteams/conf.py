@@ -67,6 +67,10 @@ DEFAULTS: dict[str, Any] = {
     "SEND_LEASE_SECONDS": None,
     # Optional proactive pacing per credential: (count, period_seconds), e.g. (5, 1.0).
     "SEND_RATE_LIMIT": None,
+    # --- admin ------------------------------------------------------------------------------
+    # How the admin runs its long bulk actions ("refresh now", "check status at Webex",
+    # "reprocess"): "sync" in the request, "celery" as tasks. None: same as WEBHOOK_DISPATCH.
+    "ADMIN_TASKS": None,
 }
 
 

@@ -138,3 +138,31 @@ def deliver_message(
             **({"queue": str(queue)} if queue else {}),
         )
     return result.outcome
+
+
+# --- admin: long bulk actions (docs/admin.md) ------------------------------------------------
+@shared_task(name="webexteams.refresh_credential", ignore_result=True)
+def refresh_credential(pk: int) -> str | None:
+    """Refresh the OAuth tokens of ``Credential`` ``pk`` now (the admin action "Refresh now"
+    with ``ADMIN_TASKS = "celery"``). Returns the outcome of ``tokens.refresh_credential``."""
+    from django_webexteams import tokens
+    from django_webexteams.models import Credential
+
+    credential = Credential.objects.filter(pk=pk).first()
+    if credential is None:
+        return None
+    return tokens.refresh_credential(credential, force=True)
+
+
+@shared_task(name="webexteams.check_webhook", ignore_result=True)
+def check_webhook(pk: int) -> str | None:
+    """Read ``Webhook`` ``pk`` at Webex and record its status (the admin action "Check status
+    at Webex" with ``ADMIN_TASKS = "celery"``). Returns the stored status."""
+    from django_webexteams import webhooks
+    from django_webexteams.models import Webhook
+
+    webhook = Webhook.objects.filter(pk=pk).exclude(webex_id=None).first()
+    if webhook is None:
+        return None
+    webhooks.check_webhooks([webhook])
+    return webhook.status
