@@ -554,3 +554,72 @@ def test_home_page_shows_login_button_then_who_is_logged_in(
     page = client.get("/").content.decode()
     assert "Logged in as" in page and "alice@example.com" in page
     assert "Connected to Webex as" in page
+
+
+def test_token_endpoint_timeout(client: Client, oauth_env: OAuthEnv) -> None:
+    oauth_env.settings.WEBEXTEAMS = {**oauth_env.settings.WEBEXTEAMS, "REQUEST_TIMEOUT": (2.0, 0.3)}
+    callback = authorize_at_fake(start(client), email="alice@example.com")
+    oauth_env.fake.set_latency(2.0, path="/access_token")
+    response = finish(client, callback)
+    assert_error(response, "webex_unavailable", 400)
+    assert not Credential.objects.exists()
+
+
+def test_token_endpoint_drops_the_connection(client: Client, oauth_env: OAuthEnv) -> None:
+    callback = authorize_at_fake(start(client), email="alice@example.com")
+    oauth_env.fake.drop_next_connection(path="/access_token")
+    assert_error(finish(client, callback), "webex_unavailable", 400)
+
+
+def test_custom_state_ttl(client: Client, oauth_env: OAuthEnv) -> None:
+    import time
+
+    oauth_env.settings.WEBEXTEAMS = {**oauth_env.settings.WEBEXTEAMS, "OAUTH_STATE_TTL": 60}
+    callback = authorize_at_fake(start(client), email="alice@example.com")
+    with mock.patch.object(oauth_views, "_now", return_value=time.time() + 61):
+        assert_error(finish(client, callback), "state_expired", 403)
+
+
+def test_connect_sends_credential_connected(client: Client, oauth_env: OAuthEnv) -> None:
+    carol = get_user_model().objects.create_user("carol", password="pw")
+    client.force_login(carol)
+    received: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        received.append(kwargs)
+
+    signals.credential_connected.connect(receiver)
+    try:
+        login_through_fake(client, "carol@example.com")
+    finally:
+        signals.credential_connected.disconnect(receiver)
+    assert [r["user"] for r in received] == [carol]
+
+
+def test_no_token_or_secret_in_logs(
+    client: Client, oauth_env: OAuthEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from django_webexteams import tokens
+
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django_webexteams")  # the project sets WARNING
+    login_through_fake(client, "alice@example.com")
+    credential = Credential.objects.get()
+    secrets = [credential.access_token, credential.refresh_token]
+    Credential.objects.filter(pk=credential.pk).update(expires_at=credential.created_at)
+    credential.refresh_from_db()
+    tokens.get_valid_access_token(credential)  # a refresh, logged at INFO
+    credential.refresh_from_db()
+    secrets += [credential.access_token, credential.refresh_token, "test-integration-secret"]
+    # and a failing refresh, logged at WARNING
+    Credential.objects.filter(pk=credential.pk).update(expires_at=credential.created_at)
+    credential.refresh_from_db()
+    oauth_env.fake.fail_next(500, path="/access_token")
+    tokens.refresh_credential(credential, force=True)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Refreshed the Webex access token" in text
+    for secret in secrets:
+        assert secret not in text
+    assert "Bearer" not in text
