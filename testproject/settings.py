@@ -112,6 +112,14 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery beat: keep OAuth user tokens fresh (docs/oauth.md, "Refreshing in the background").
+CELERY_BEAT_SCHEDULE = {
+    "webexteams-refresh-credentials": {
+        "task": "webexteams.refresh_credentials",
+        "schedule": 3600.0,
+        "kwargs": {"within": 86400},
+    },
+}
 # Redis redelivers a task not acknowledged within visibility_timeout (a killed worker's task,
 # or one whose countdown lies beyond it): keep WEBEXTEAMS["MAX_COUNTDOWN"] below it. JSON from
 # the environment so the worker-kill test can shorten it.
