@@ -166,3 +166,18 @@ def check_webhook(pk: int) -> str | None:
         return None
     webhooks.check_webhooks([webhook])
     return webhook.status
+
+
+@shared_task(name="webexteams.requeue_stuck_messages", ignore_result=True)
+def requeue_stuck_messages(older_than_minutes: float = 15.0) -> int:
+    """Re-enqueue outbox rows ``queued``/``sending`` that nothing touched for
+    ``older_than_minutes`` (their task was lost: a broker flush, an enqueue that failed after
+    commit, a killed worker whose task the broker only returns after its visibility timeout).
+    Run it from Celery beat; keep the age above ``MAX_COUNTDOWN`` plus the send lease so that
+    rows merely waiting for a retry are left alone (an extra task would be harmless anyway).
+    Returns how many were enqueued."""
+    from datetime import timedelta
+
+    from django_webexteams import messaging
+
+    return messaging.requeue_stuck(timedelta(minutes=float(older_than_minutes)))
