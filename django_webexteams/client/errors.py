@@ -46,6 +46,8 @@ class WebexError(Exception):
     :class:`requests.Response` an :class:`ApiError` carries is dropped when pickled."""
 
     def __reduce__(self) -> tuple[Any, ...]:
+        # SECURITY: the response's request carries the Authorization header; it must not end
+        # up in a Celery result backend or any other pickle.
         state = {k: v for k, v in self.__dict__.items() if k != "response"}
         return (_rebuild, (type(self), self.args, state))
 

@@ -4,6 +4,9 @@
 partial errors Webex attaches to list items (e.g. ``{"title": {"code": "kms_failure",
 "reason": "..."}}`` when a space title could not be decrypted).
 
+``id`` is typed ``str`` (every Webex object has one); other fields are optional because
+Webex omits fields freely (and drops them on partial errors).
+
 Timestamps become timezone-aware :class:`datetime.datetime` objects; a value that is not a
 valid timestamp is kept as None in the attribute (and untouched in ``.raw``).
 """
@@ -94,6 +97,8 @@ class WebexObject:
             value = data.get(cls._keys.get(f.name, _camel(f.name)))
             if "datetime" in str(f.type) and value is not None:
                 value = parse_datetime(value)
+            if value is None and f.default is not dataclasses.MISSING:
+                value = f.default  # ``id`` is typed ``str``: "" if Webex ever omits it
             values[f.name] = value
         errors = data.get("errors")
         return cls(
@@ -115,7 +120,7 @@ class WebexObject:
 
 @dataclass(kw_only=True, frozen=True)
 class Person(WebexObject):
-    id: str | None = None
+    id: str = ""
     emails: list[str] | None = None
     phone_numbers: list[dict[str, Any]] | None = None
     extension: str | None = None
@@ -153,7 +158,7 @@ class Person(WebexObject):
 
 @dataclass(kw_only=True, frozen=True)
 class Room(WebexObject):
-    id: str | None = None
+    id: str = ""
     title: str | None = None
     type: str | None = None
     is_locked: bool | None = None
@@ -172,7 +177,7 @@ class Room(WebexObject):
 
 @dataclass(kw_only=True, frozen=True)
 class Membership(WebexObject):
-    id: str | None = None
+    id: str = ""
     room_id: str | None = None
     person_id: str | None = None
     person_email: str | None = None
@@ -187,7 +192,7 @@ class Membership(WebexObject):
 
 @dataclass(kw_only=True, frozen=True)
 class Message(WebexObject):
-    id: str | None = None
+    id: str = ""
     parent_id: str | None = None
     room_id: str | None = None
     room_type: str | None = None
@@ -209,7 +214,7 @@ class Message(WebexObject):
 
 @dataclass(kw_only=True, frozen=True)
 class Team(WebexObject):
-    id: str | None = None
+    id: str = ""
     name: str | None = None
     description: str | None = None
     created: datetime | None = None
@@ -217,7 +222,7 @@ class Team(WebexObject):
 
 @dataclass(kw_only=True, frozen=True)
 class TeamMembership(WebexObject):
-    id: str | None = None
+    id: str = ""
     team_id: str | None = None
     person_id: str | None = None
     person_email: str | None = None
@@ -231,7 +236,7 @@ class TeamMembership(WebexObject):
 class Webhook(WebexObject):
     """A webhook registration. ``secret`` is in the dataclass but excluded from ``repr``."""
 
-    id: str | None = None
+    id: str = ""
     name: str | None = None
     target_url: str | None = None
     resource: str | None = None
@@ -248,7 +253,7 @@ class Webhook(WebexObject):
 
 @dataclass(kw_only=True, frozen=True)
 class AttachmentAction(WebexObject):
-    id: str | None = None
+    id: str = ""
     person_id: str | None = None
     room_id: str | None = None
     type: str | None = None
@@ -259,7 +264,7 @@ class AttachmentAction(WebexObject):
 
 @dataclass(kw_only=True, frozen=True)
 class RoomTab(WebexObject):
-    id: str | None = None
+    id: str = ""
     room_id: str | None = None
     room_type: str | None = None
     display_name: str | None = None
@@ -270,7 +275,7 @@ class RoomTab(WebexObject):
 
 @dataclass(kw_only=True, frozen=True)
 class Event(WebexObject):
-    id: str | None = None
+    id: str = ""
     resource: str | None = None
     type: str | None = None
     app_id: str | None = None
@@ -282,14 +287,14 @@ class Event(WebexObject):
 
 @dataclass(kw_only=True, frozen=True)
 class Organization(WebexObject):
-    id: str | None = None
+    id: str = ""
     display_name: str | None = None
     created: datetime | None = None
 
 
 @dataclass(kw_only=True, frozen=True)
 class License(WebexObject):
-    id: str | None = None
+    id: str = ""
     name: str | None = None
     total_units: int | None = None
     consumed_units: int | None = None
@@ -314,5 +319,5 @@ class LicenseAssignment(WebexObject):
 
 @dataclass(kw_only=True, frozen=True)
 class Role(WebexObject):
-    id: str | None = None
+    id: str = ""
     name: str | None = None
