@@ -453,7 +453,9 @@ def _backoff_countdown(failures: int) -> float:
     return min(random.uniform(0.0, ceiling), _max_countdown())
 
 
-def _retry(countdown: float, reason: str, *, reconcile_since: str | None, failures: int) -> Any:
+def _retry(
+    countdown: float, reason: str, *, reconcile_since: str | None, failures: int
+) -> DeliveryResult:
     kwargs: dict[str, Any] = {"failures": failures}
     if reconcile_since:
         kwargs["reconcile_since"] = reconcile_since
@@ -599,9 +601,10 @@ def _post(client: WebexClient, row: OutboundMessage) -> Message:
         "attachments": row.attachments or None,
     }
     if row.file:
-        name = row.file_name or os.path.basename(row.file.name)
+        stored = str(row.file.name)
+        name = row.file_name or os.path.basename(stored)
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        handle = row.file.storage.open(row.file.name, "rb")
+        handle = row.file.storage.open(stored, "rb")
         try:
             # Multipart upload; the client closes the handle, we make sure of it too.
             return client.messages.create(files=[(name, handle, content_type)], **kwargs)

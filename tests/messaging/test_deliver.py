@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from django_webexteams import messaging, ratelimit, signals
 from django_webexteams.client import ApiError
-from django_webexteams.clients import rate_limit_key
+from django_webexteams.clients import client_for, rate_limit_key
 from django_webexteams.models import OutboundMessage
 from django_webexteams.tasks import deliver_message
 from django_webexteams.testing.app import DROP
@@ -310,7 +310,7 @@ def test_an_expired_lease_is_taken_over_and_reconciled(webex: Any, settings: Any
     started = timezone.now() - timedelta(minutes=5)
     OutboundMessage.objects.filter(pk=row.pk).update(status="sending", attempts=1,
                                                      updated_at=started)  # fmt: skip
-    bot_client = messaging.client_for(None)
+    bot_client = client_for(None)
     bot_client.messages.create(to_person_email=webex.alice.email, text="worker died")
     result = messaging.deliver(row.pk)
     assert result.outcome == "sent" and result.reconciled
@@ -333,12 +333,12 @@ def test_file_is_uploaded_then_deleted(webex: Any, tmp_path: Path) -> None:
     path = tmp_path / "chart.png"
     path.write_bytes(b"\x89PNG fake image")
     row = queue(room_id=webex.room.id, text="chart", file=path)
-    stored_name = row.file.name
+    stored_name = str(row.file.name)
     assert row.file.storage.exists(stored_name)
     assert messaging.deliver(row.pk).outcome == "sent"
     [message] = webex.fake.messages_in(webex.room.id)
     assert len(message["files"]) == 1
-    info = messaging.client_for(None).contents.info(message["files"][0])
+    info = client_for(None).contents.info(message["files"][0])
     assert info.filename == "chart.png" and info.content_type == "image/png"
     row.refresh_from_db()
     assert not row.file and row.file_name == "chart.png"
@@ -350,7 +350,7 @@ def test_file_kept_when_sending_failed(webex: Any) -> None:
     row = queue(room_id=webex.room.id, file=("a.txt", b"abc", "text/plain"))
     assert messaging.deliver(row.pk).outcome == "failed"
     row.refresh_from_db()
-    assert row.file and row.file.storage.exists(row.file.name)
+    assert row.file and row.file.storage.exists(str(row.file.name))
 
 
 def test_card(webex: Any) -> None:

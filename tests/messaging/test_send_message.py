@@ -185,9 +185,9 @@ def test_file_is_stored_under_the_prefix(enqueued: list[int], tmp_path: Path) ->
     path.write_bytes(b"%PDF-1.4 fake")
     row = send_message(room_id=ROOM, text="see attached", file=path)
     assert row.file_name == "report.pdf"
-    assert row.file.name.startswith("webexteams/outbox/")
-    assert row.file.name.endswith("/report.pdf")
-    with default_storage.open(row.file.name, "rb") as fh:
+    stored = str(row.file.name)
+    assert stored.startswith("webexteams/outbox/") and stored.endswith("/report.pdf")
+    with default_storage.open(stored, "rb") as fh:
         assert fh.read() == b"%PDF-1.4 fake"
 
 
@@ -201,7 +201,7 @@ def test_file_is_stored_under_the_prefix(enqueued: list[int], tmp_path: Path) ->
 def test_file_variants(make_file: Any, enqueued: list[int]) -> None:
     row = send_message(room_id=ROOM, file=make_file())
     assert row.file_name == "notes.txt"
-    with default_storage.open(row.file.name, "rb") as fh:
+    with default_storage.open(str(row.file.name), "rb") as fh:
         assert fh.read() == b"abc"
 
 
