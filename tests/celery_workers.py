@@ -105,6 +105,23 @@ class WorkerGroup:
                 proc.wait(timeout=10)
 
 
+def _drop_broker_pools(app: Any) -> None:
+    """Forget the app's cached broker connection and producer pools.
+
+    Celery builds them on first use from the broker URL of that moment, and even an eager
+    ``apply_async`` acquires a producer; without this, a test that ran eagerly earlier in the
+    process would make this one publish to the old broker URL, where no worker listens.
+    """
+    from kombu import pools
+
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.__dict__["amqp"]._producer_pool = None
+    # Close every pooled broker connection and empty kombu's registries (a closed pool left
+    # registered would be handed out again for the same URL: "Acquire on closed pool").
+    pools.reset()
+
+
 @pytest.fixture
 def celery_workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Any]:
     """A factory: ``group = celery_workers(api_base_url, count=2, extra_env={...})``.
@@ -147,6 +164,7 @@ def celery_workers(transactional_db: None, tmp_path: Path, settings: Any) -> Ite
         app.conf.broker_url = broker
         app.conf.task_default_queue = queue
         app.conf.task_always_eager = False
+        _drop_broker_pools(app)
         settings.CACHES = {
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -166,4 +184,4 @@ def celery_workers(transactional_db: None, tmp_path: Path, settings: Any) -> Ite
         app.conf[key] = value
     settings.CACHES = saved_caches
     # Broker connections opened here pointed at this test's queue; drop them.
-    app.pool.force_close_all()
+    _drop_broker_pools(app)

@@ -1,0 +1,205 @@
+"""Over real HTTP: the fake Webex delivers signed webhooks to a live server; concurrent
+redeliveries on PostgreSQL; the Celery dispatch mode with real workers and Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+from django_webexteams import signals, webhooks
+from django_webexteams.models import OutboundMessage, Webhook, WebhookDelivery
+from testproject.bot.receivers import ECHO_UID, echo
+from tests.webhooks.cases import CASES, Target, encode, payload, signed
+from tests.webhooks.conftest import Recorder, make_webhook, receiver_path
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
+    """Poll ``condition`` until it is truthy (a wait, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+@pytest.fixture
+def scene(fake_webex: Any, live_server: Any, settings: Any) -> Any:
+    """A bot, a person and a space with both, settings pointing at the fake and the server."""
+    bot = fake_webex.add_bot("Echo Bot")
+    alice = fake_webex.add_person("alice@example.com", "Alice")
+    room = fake_webex.create_room(alice, "Project", members=[bot])
+    settings.WEBEXTEAMS = {
+        **settings.WEBEXTEAMS,
+        "BOT_TOKEN": bot.token,
+        "WEBHOOK_BASE_URL": live_server.url,
+    }
+
+    class Scene:
+        pass
+
+    s = Scene()
+    s.fake, s.bot, s.alice, s.room, s.server = fake_webex, bot, alice, room, live_server  # type: ignore[attr-defined]
+    return s
+
+
+def test_fake_webex_delivers_a_message_to_the_signal_and_fetch_returns_its_text(
+    scene: Any, recorder: Recorder
+) -> None:
+    fetched: list[str] = []
+
+    def read_it(sender: Any, event: Any, **kwargs: Any) -> None:
+        fetched.append(event.fetch().text)
+
+    signals.message_created.connect(read_it)
+    try:
+        webhook = webhooks.register_webhook(name="bot", resource="messages", event="created")
+        scene.fake.post_message(scene.alice, scene.room.id, text="hello bot", mentions=[scene.bot])
+        delivery = scene.fake.wait_for_deliveries(1)[0]
+    finally:
+        signals.message_created.disconnect(read_it)
+    assert delivery.status_code == 200
+    assert delivery.target_url == webhook.target_url
+    assert recorder.names() == ["webhook_received", "messages:created"]
+    event = recorder.calls[1][1]["event"]
+    assert (event.resource, event.event, event.actor_id) == ("messages", "created", scene.alice.id)
+    assert recorder.calls[1][1]["webhook"] == webhook
+    assert len(fetched) == 1 and "hello bot" in fetched[0]
+    stored = WebhookDelivery.objects.get()
+    assert stored.status == WebhookDelivery.Status.PROCESSED
+    assert stored.actor_id == scene.alice.id
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    from testproject.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
+@pytest.fixture
+def echo_bot() -> Iterator[None]:
+    signals.message_created.connect(echo, dispatch_uid=ECHO_UID)
+    yield
+
+
+@pytest.mark.usefixtures("eager_celery", "echo_bot")
+def test_the_example_bot_answers_once_and_ignores_its_own_reply(scene: Any) -> None:
+    webhooks.register_webhook(name="bot", resource="messages", event="created")
+    scene.fake.post_message(scene.alice, scene.room.id, text="ping", mentions=[scene.bot])
+    # Alice's message, then the bot's reply (delivered because the webhook has no filter).
+    deliveries = scene.fake.wait_for_deliveries(2)
+    assert scene.fake.wait_for_idle()
+    assert [d.status_code for d in deliveries] == [200, 200]
+    statuses = dict(WebhookDelivery.objects.values_list("actor_id", "status"))
+    assert statuses == {scene.alice.id: "processed", scene.bot.id: "ignored"}
+    replies = [m for m in scene.fake.messages_in(scene.room.id) if m["personId"] == scene.bot.id]
+    assert len(replies) == 1
+    assert "You said:" in replies[0]["text"] and "ping" in replies[0]["text"]
+
+
+def test_security_table_over_real_http(live_server: Any, recorder: Recorder) -> None:
+    """The same table, through a real server and socket (headers as a proxy-less Webex
+    would send them)."""
+    from django_webexteams import conf
+
+    hook = make_webhook()
+    no_secret = make_webhook(secret="")
+    inactive = make_webhook(status=Webhook.Status.INACTIVE, secret=hook.secret)
+    import uuid
+
+    target = Target(
+        url=live_server.url + receiver_path(hook.uuid),
+        secret=hook.secret,
+        webex_id=str(hook.webex_id),
+        unknown_url=live_server.url + receiver_path(uuid.uuid4()),
+        no_secret_url=live_server.url + receiver_path(no_secret.uuid),
+        no_secret_webex_id=str(no_secret.webex_id),
+        inactive_url=live_server.url + receiver_path(inactive.uuid),
+        inactive_webex_id=str(inactive.webex_id),
+        max_body=int(conf.get("WEBHOOK_MAX_BODY_BYTES")),
+    )
+    for case in CASES:
+        req = case.build(target)
+        response = requests.request(
+            req.method, req.url, data=req.body,
+            headers={"Content-Type": req.content_type, **req.headers}, timeout=30,
+        )  # fmt: skip
+        assert response.status_code == case.status, case.name
+    assert WebhookDelivery.objects.count() == 0
+    assert recorder.calls == []
+
+
+@pytest.mark.postgres
+def test_concurrent_copies_of_one_delivery_dispatch_once(
+    live_server: Any, recorder: Recorder
+) -> None:
+    hook = make_webhook()
+    url = live_server.url + receiver_path(hook.uuid)
+    request = signed(url, hook.secret, encode(payload(hook.webex_id)))
+    copies = 12
+    barrier = threading.Barrier(copies)
+
+    def post(_: int) -> int:
+        barrier.wait()
+        response = requests.post(url, data=request.body, headers=request.headers, timeout=60)
+        return response.status_code
+
+    with ThreadPoolExecutor(copies) as pool:
+        codes = list(pool.map(post, range(copies)))
+    assert codes == [200] * copies
+    assert WebhookDelivery.objects.count() == 1
+    assert recorder.names() == ["webhook_received", "messages:created"]
+
+
+@pytest.mark.celery
+def test_celery_mode_with_real_workers(
+    fake_webex: Any, live_server: Any, celery_workers: Any, settings: Any
+) -> None:
+    """The view answers at once; a worker process sends the signals. The example bot (its
+    receivers are connected in the worker) fetches the message and answers through the
+    outbox, and its own reply comes back as an ignored delivery."""
+    bot = fake_webex.add_bot("Echo Bot")
+    alice = fake_webex.add_person("alice@example.com", "Alice")
+    room = fake_webex.create_room(alice, "Project", members=[bot])
+    config = {"WEBHOOK_DISPATCH": "celery", "BOT_TOKEN": bot.token,
+              "WEBHOOK_BASE_URL": live_server.url}  # fmt: skip
+    group = celery_workers(fake_webex.base_url, webexteams=config)
+    webhooks.register_webhook(name="bot", resource="messages", event="created")
+
+    fake_webex.post_message(alice, room.id, text="hello worker", mentions=[bot])
+    first = fake_webex.wait_for_deliveries(1)[0]
+    assert first.status_code == 200
+    try:
+        check_worker_outcome(fake_webex, room, alice, bot)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nworker logs:\n{group.logs()[-6000:]}") from None
+
+
+def check_worker_outcome(fake_webex: Any, room: Any, alice: Any, bot: Any) -> None:
+    wait_until(
+        lambda: WebhookDelivery.objects.filter(actor_id=alice.id, status="processed").exists(),
+        what="the worker to process alice's delivery",
+    )
+    reply = wait_until(
+        lambda: OutboundMessage.objects.filter(status="sent").first(), what="the bot's reply"
+    )
+    assert reply.room_id == room.id and "hello worker" in reply.text
+    wait_until(
+        lambda: WebhookDelivery.objects.filter(actor_id=bot.id, status="ignored").exists(),
+        what="the bot's own message to come back as an ignored delivery",
+    )
+    texts = [m["text"] for m in fake_webex.messages_in(room.id) if m["personId"] == bot.id]
+    assert len(texts) == 1 and texts[0].startswith("You said:")
