@@ -248,7 +248,11 @@ def error_for_response(response: requests.Response) -> ApiError:
     status = response.status_code
     body: Any = None
     try:
-        body = json.loads(response.content) if response.content else None
+        content = response.content
+    except (requests.RequestException, RuntimeError):
+        content = b""  # error body cut off: the status alone still says what happened
+    try:
+        body = json.loads(content) if content else None
     except ValueError:
         body = None
     message = ""

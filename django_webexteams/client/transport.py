@@ -250,11 +250,30 @@ class Transport:
                     continue
                 raise
             status = response.status_code
+            if status < 400 and not stream:
+                # Requests are always sent streamed so that a body cut off mid-way surfaces
+                # here, with the status and tracking id known, instead of inside requests.
+                try:
+                    response.content  # noqa: B018 - reads and caches the whole body
+                except requests.RequestException as exc:
+                    response.close()
+                    if self.retry.may_retry_failure(method, failures):
+                        delay = self.retry.backoff(failures)
+                        failures += 1
+                        logger.warning(
+                            "Webex %s %s: body cut off; retry %d in %.2fs",
+                            method,
+                            _path(url),
+                            failures,
+                            delay,
+                        )
+                        self.retry.sleep(delay)
+                        continue
+                    raise _malformed(response, f"body cut off ({type(exc).__name__})") from exc
             if status < 400:
                 return self._success(response, expect_json=expect_json, stream=stream)
             error = error_for_response(response)
-            if stream:
-                response.close()
+            response.close()
             if isinstance(error, UnauthorizedError) and self.on_unauthorized and not refreshed:
                 refreshed = True
                 new_token = self.on_unauthorized()
@@ -310,7 +329,7 @@ class Transport:
             "params": params,
             "timeout": self.timeout,
             "allow_redirects": False,
-            "stream": stream,
+            "stream": True,  # bodies are read by request(), see there
             "headers": self._headers(json_body is not None, stream),
             "auth": _BearerAuth(self._token),
         }

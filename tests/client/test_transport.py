@@ -13,7 +13,13 @@ import responses
 from requests.adapters import HTTPAdapter
 
 from django_webexteams import __version__
-from django_webexteams.client import RetryPolicy, TransportError, WebexClient
+from django_webexteams.client import (
+    MalformedResponseError,
+    NotFoundError,
+    RetryPolicy,
+    TransportError,
+    WebexClient,
+)
 from django_webexteams.client.transport import POOL_SIZE, build_session
 
 from .conftest import BASE_URL, TOKEN
@@ -161,3 +167,36 @@ def test_real_connection_refused_is_a_transport_error_and_retried() -> None:
         client.people.me()
     assert not info.value.is_timeout
     assert len(sleeps) == 2
+
+
+def test_truncated_body_over_real_http(server: LocalServer) -> None:
+    """Content-Length promises more than arrives, then the connection closes."""
+    cut = {"Content-Length": "200", "Connection": "close", "TrackingID": "ROUTER_CUT"}
+    server.add("GET", "/v1/rooms/R1", 200, cut, b'{"id": "R1", "ti')
+    server.add("POST", "/v1/rooms", 200, cut, b'{"id": "R1", "ti')
+    sleeps: list[float] = []
+    client = WebexClient(
+        TOKEN, base_url=server.base_url, retry=RetryPolicy(max_retries=2, sleep=sleeps.append)
+    )
+    with pytest.raises(MalformedResponseError) as info:
+        client.rooms.get("R1")  # idempotent: retried, then reported
+    assert len(sleeps) == 2 and len(server.requests) == 3
+    text = str(info.value)
+    assert "200" in text and "ROUTER_CUT" in text and "cut off" in text
+    with pytest.raises(MalformedResponseError, match="ROUTER_CUT"):
+        client.rooms.create("x")  # POST: reported at once
+    assert len(server.requests) == 4
+
+
+def test_truncated_error_body_still_maps_the_status(server: LocalServer) -> None:
+    server.add(
+        "GET",
+        "/v1/rooms/R1",
+        404,
+        {"Content-Length": "200", "Connection": "close", "TrackingID": "ROUTER_404"},
+        b'{"message": "no',
+    )
+    client = WebexClient(TOKEN, base_url=server.base_url)
+    with pytest.raises(NotFoundError) as info:
+        client.rooms.get("R1")
+    assert info.value.tracking_id == "ROUTER_404"
