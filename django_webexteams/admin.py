@@ -10,34 +10,65 @@ Security decisions:
   redaction reads the raw column. So a row encrypted with a key that is no longer configured
   shows as "unreadable (wrong key)" instead of crashing the page with ``DecryptionError``.
 
-Structure: one ``ModelAdmin`` per model on top of :class:`EncryptedFieldsAdmin`; the admin
-issue extends them (actions, live pages) without changing that shape.
+- Actions that talk to Webex call the service modules (``tokens``, ``webhooks``,
+  ``messaging``) and turn every Webex failure into an admin message, never a 500; error texts
+  come from the client's errors, which never hold a token.
+- The live pages (spaces, licenses) act only as the default bot, a bot credential or the
+  staff member's own Webex account (views/admin_pages.py explains why).
+
+Structure: one ``ModelAdmin`` per model on top of :class:`EncryptedFieldsAdmin`, plus the
+live pages ``SpaceAdmin`` / ``LicenseAdmin`` on table-less models (their own view permissions
+``webexteams.view_space`` / ``webexteams.view_license``; URL names ``admin:webexteams_spaces``
+and ``admin:webexteams_licenses``). docs/admin.md is the staff guide.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.db import models
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connections, models
 from django.db.models import ExpressionWrapper, F, QuerySet, TextField
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from django_webexteams import crypto
+from django_webexteams import conf, crypto
 from django_webexteams.fields import EncryptedTextField
-from django_webexteams.models import Credential, OutboundMessage, Webhook, WebhookDelivery
+from django_webexteams.models import (
+    Credential,
+    License,
+    OutboundMessage,
+    Space,
+    Webhook,
+    WebhookDelivery,
+)
 
 __all__ = [
     "CredentialAdmin",
     "EncryptedFieldsAdmin",
+    "EstimatedCountPaginator",
+    "LicenseAdmin",
     "OutboundMessageAdmin",
+    "SpaceAdmin",
     "WebhookAdmin",
     "WebhookDeliveryAdmin",
+    "admin_tasks_mode",
     "redact",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Shown instead of a value that no configured key can decrypt.
 UNREADABLE = _("unreadable (wrong key)")
@@ -159,6 +190,132 @@ class EncryptedFieldsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return str(UNREADABLE)
 
 
+# --- helpers of the actions ----------------------------------------------------------------
+
+#: Actions that call Webex once per row in the request refuse larger selections: each call
+#: may take seconds (timeouts, retries), and a request must not run for minutes.
+MAX_SYNC_ROWS = 25
+
+
+def admin_tasks_mode() -> str:
+    """``WEBEXTEAMS["ADMIN_TASKS"]`` (``"sync"`` or ``"celery"``); ``None`` follows
+    ``WEBHOOK_DISPATCH``, so a project that already runs Celery for webhooks uses it here."""
+    mode = conf.get("ADMIN_TASKS") or conf.get("WEBHOOK_DISPATCH") or "sync"
+    if mode not in ("sync", "celery"):
+        raise ImproperlyConfigured(
+            f'WEBEXTEAMS["ADMIN_TASKS"] must be "sync", "celery" or None, not {mode!r}.'
+        )
+    return str(mode)
+
+
+def _webex_failures() -> tuple[type[BaseException], ...]:
+    """Exceptions an action reports as a message (anything else is a bug and should raise)."""
+    from django_webexteams.client import WebexError
+    from django_webexteams.tokens import TokenError
+
+    return (WebexError, ImproperlyConfigured, crypto.DecryptionError, TokenError, ValueError)
+
+
+def _describe(exc: BaseException) -> str:
+    from django_webexteams.views.admin_pages import describe_error
+
+    return describe_error(exc)
+
+
+def _too_many(model_admin: admin.ModelAdmin, request: HttpRequest, count: int) -> bool:  # type: ignore[type-arg]
+    if count <= MAX_SYNC_ROWS:
+        return False
+    model_admin.message_user(
+        request,
+        _("Select at most %(max)d rows for this action (each one is a call to Webex).")
+        % {"max": MAX_SYNC_ROWS},
+        level=messages.WARNING,
+    )
+    return True
+
+
+def _each(
+    model_admin: admin.ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest,
+    rows: Iterable[Any],
+    work: Callable[[Any], str],
+) -> None:
+    """Run ``work(row)`` for each row; its return value is a success message, a Webex failure
+    becomes an error message naming the row. One failing row does not stop the others."""
+    for row in rows:
+        try:
+            text = work(row)
+        except _webex_failures() as exc:
+            model_admin.message_user(request, f"{row}: {_describe(exc)}", level=messages.ERROR)
+            continue
+        if text:
+            model_admin.message_user(request, text, level=messages.SUCCESS)
+
+
+def _queue(
+    model_admin: admin.ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest,
+    task: Any,
+    pks: list[int],
+) -> None:
+    """``task.delay(pk)`` for each pk (primary keys only, never tokens, go to the broker)."""
+    queued = 0
+    for pk in pks:
+        try:
+            task.delay(pk)
+        except Exception:  # broker down: say so instead of a 500
+            logger.exception("Could not queue %s(%s)", task.name, pk)
+            model_admin.message_user(
+                request,
+                _("Could not queue the task (is the Celery broker running?)."),
+                level=messages.ERROR,
+            )
+            break
+        queued += 1
+    if queued:
+        model_admin.message_user(
+            request, _("%(n)d task(s) queued.") % {"n": queued}, level=messages.SUCCESS
+        )
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator that does not ``COUNT(*)`` a huge unfiltered table on PostgreSQL.
+
+    For an unfiltered queryset it takes the planner's estimate (``pg_class.reltuples``) when
+    that says the table holds more than ``threshold`` rows; filtered querysets, small tables
+    and other databases get an exact count. A page number past the estimate shows an empty
+    page rather than a 404.
+    """
+
+    threshold = 50_000
+
+    @cached_property
+    def count(self) -> int:  # type: ignore[override]
+        qs = self.object_list
+        if isinstance(qs, QuerySet) and not qs.query.where:
+            connection = connections[qs.db]
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                        [qs.model._meta.db_table],
+                    )
+                    row = cursor.fetchone()
+                estimate = int(row[0]) if row and row[0] is not None else -1
+                if estimate > self.threshold:
+                    return estimate
+        return super().count
+
+    def validate_number(self, number: Any) -> int:
+        try:
+            return super().validate_number(number)
+        except Exception:
+            # With an estimated count the last pages may not exist: show them empty.
+            if self.count > self.threshold:
+                return int(number)
+            raise
+
+
 # --- Credential ----------------------------------------------------------------------------
 
 
@@ -259,8 +416,119 @@ class CredentialAdmin(EncryptedFieldsAdmin):
     def refresh_token_redacted(self, obj: Credential) -> str:
         return self.redacted(obj, "refresh_token")
 
+    actions = ("refresh_now", "check_token")
+
+    @admin.action(description=_("Refresh now (OAuth user credentials)"), permissions=("change",))
+    def refresh_now(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
+        """Spend the refresh token now (``tokens.refresh_credential(force=True)``, under the
+        row lock): one request per credential, so a Celery task each with
+        ``ADMIN_TASKS = "celery"``. Bots have nothing to refresh."""
+        rows = list(queryset.filter(kind=Credential.Kind.USER).only("pk"))
+        skipped = queryset.exclude(kind=Credential.Kind.USER).count()
+        if skipped:
+            self.message_user(
+                request,
+                _("%(n)d bot credential(s) skipped: bot tokens cannot be refreshed.")
+                % {"n": skipped},
+                level=messages.WARNING,
+            )
+        if admin_tasks_mode() == "celery":
+            from django_webexteams.tasks import refresh_credential
+
+            _queue(self, request, refresh_credential, [c.pk for c in rows])
+            return
+        if _too_many(self, request, len(rows)):
+            return
+
+        def refresh(row: Credential) -> str:
+            from django_webexteams import tokens
+
+            credential = Credential.objects.get(pk=row.pk)
+            outcome = tokens.refresh_credential(credential, force=True)
+            if outcome == "refreshed":
+                return gettext("%(c)s: refreshed.") % {"c": credential}
+            if outcome is None:
+                raise ValueError(
+                    gettext("nothing to refresh (inactive, or no refresh token stored).")
+                )
+            raise ValueError(
+                gettext("refresh %(outcome)s: %(error)s")
+                % {"outcome": outcome or "not done", "error": credential.last_error or "-"}
+            )
+
+        _each(self, request, rows, refresh)
+
+    @admin.action(description=_("Check token (asks Webex who it belongs to)"))
+    def check_token(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
+        """``people.me()`` with each token: shows who Webex says it is, or why it fails."""
+        if _too_many(self, request, queryset.count()):
+            return
+
+        def check(row: Credential) -> str:
+            credential = Credential.objects.get(pk=row.pk)
+            me = credential.client().people.me()
+            return gettext("%(c)s: valid, Webex says this is %(name)s <%(email)s> (%(type)s).") % {
+                "c": credential,
+                "name": me.display_name or "?",
+                "email": (me.emails or ["?"])[0],
+                "type": me.raw.get("type", "person"),
+            }
+
+        _each(self, request, queryset, check)
+
 
 # --- Webhook -------------------------------------------------------------------------------
+
+
+#: Colours of the webhook status column.
+STATUS_COLOURS = {
+    Webhook.Status.ACTIVE: "#2e7d32",
+    Webhook.Status.INACTIVE: "#ba2121",
+    Webhook.Status.MISSING: "#777",
+}
+
+#: Webex messaging webhook resources and events
+#: (https://developer.webex.com/docs/api/guides/webhooks#filtering-webhooks).
+WEBHOOK_RESOURCES = (
+    ("messages", "messages"),
+    ("memberships", "memberships"),
+    ("rooms", "rooms"),
+    ("attachmentActions", "attachmentActions"),
+    ("all", _("all (firehose)")),
+)
+WEBHOOK_EVENTS = (
+    ("created", "created"),
+    ("updated", "updated"),
+    ("deleted", "deleted"),
+    ("all", _("all")),
+)
+
+
+class RegisterWebhookForm(forms.Form):
+    """The register page: what ``webhooks.register_webhook`` takes. The target URL is built
+    from ``WEBHOOK_BASE_URL`` and the secret is generated, so neither is asked for."""
+
+    name = forms.CharField(label=_("name"), max_length=255)
+    resource = forms.ChoiceField(label=_("resource"), choices=WEBHOOK_RESOURCES)
+    event = forms.ChoiceField(label=_("event"), choices=WEBHOOK_EVENTS)
+    filter = forms.CharField(
+        label=_("filter"),
+        max_length=1024,
+        required=False,
+        help_text=_('Optional Webex filter, e.g. "roomId=..." or "mentionedPeople=me".'),
+    )
+    credential = forms.ModelChoiceField(
+        label=_("credential"),
+        queryset=Credential.objects.none(),
+        required=False,
+        empty_label=_('Default bot (WEBEXTEAMS["BOT_TOKEN"])'),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Deferred: listing the choices must not decrypt (or fail on) any token.
+        field: Any = self.fields["credential"]
+        field.queryset = defer_encrypted(Credential.objects.filter(is_active=True))
 
 
 class WebhookForm(WriteOnlySecretsForm):
@@ -283,7 +551,7 @@ class WebhookAdmin(EncryptedFieldsAdmin):
         "name",
         "resource",
         "event",
-        "status",
+        "status_colored",
         "credential",
         "webex_id",
         "secret_redacted",
@@ -322,8 +590,202 @@ class WebhookAdmin(EncryptedFieldsAdmin):
     def secret_redacted(self, obj: Webhook) -> str:
         return self.redacted(obj, "secret")
 
+    @admin.display(description=_("status"), ordering="status")
+    def status_colored(self, obj: Webhook) -> str:
+        """Green active, red inactive (Webex disabled it), grey missing at Webex."""
+        colour = STATUS_COLOURS.get(obj.status, "#666")
+        return format_html(
+            '<span class="webexteams-status webexteams-status-{}" style="color: {}; '
+            'font-weight: bold">&#9679; {}</span>',
+            obj.status,
+            colour,
+            obj.get_status_display(),
+        )
+
+    # --- register at Webex (the "add" page) --------------------------------------------------
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """ "Add" registers at Webex (``webhooks.register_webhook``): a row without a Webex
+        registration would never receive anything, and its secret must be generated, not
+        typed in."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = RegisterWebhookForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            from django_webexteams import webhooks
+
+            data = form.cleaned_data
+            try:
+                webhook = webhooks.register_webhook(
+                    name=data["name"],
+                    resource=data["resource"],
+                    event=data["event"],
+                    filter=data["filter"] or None,
+                    credential=data["credential"],
+                )
+            except _webex_failures() as exc:
+                self.message_user(request, _describe(exc), level=messages.ERROR)
+            else:
+                self.log_addition(request, webhook, [{"added": {}}])
+                self.message_user(
+                    request,
+                    _("Registered at Webex: %(w)s.") % {"w": webhook},
+                    level=messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse(f"{self.admin_site.name}:webexteams_webhook_change", args=[webhook.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "title": _("Register a webhook at Webex"),
+            "subtitle": None,
+            "form": form,
+            "media": self.media + form.media,
+            "has_view_permission": self.has_view_permission(request),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/webexteams/webhook_register.html", context)
+
+    # --- actions -----------------------------------------------------------------------------
+
+    actions = ("reactivate", "rotate_secret", "check_status", "delete_at_webex")
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        # Deleting rows only here would leave Webex delivering to a URL nobody answers:
+        # "Delete at Webex" replaces the generic bulk delete.
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description=_("Reactivate at Webex"), permissions=("change",))
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        from django_webexteams import webhooks
+
+        rows = list(queryset.exclude(webex_id=None))
+        if _too_many(self, request, len(rows)):
+            return
+
+        def work(row: Webhook) -> str:
+            webhook = Webhook.objects.get(pk=row.pk)
+            webhooks.reactivate_webhook(webhook)
+            return gettext("%(w)s: %(status)s at Webex.") % {
+                "w": webhook,
+                "status": webhook.get_status_display(),
+            }
+
+        _each(self, request, rows, work)
+
+    @admin.action(description=_("Rotate secret"), permissions=("change",))
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        from django_webexteams import webhooks
+
+        rows = list(queryset.exclude(webex_id=None))
+        if _too_many(self, request, len(rows)):
+            return
+
+        def work(row: Webhook) -> str:
+            webhooks.rotate_secret(Webhook.objects.get(pk=row.pk))
+            return gettext("%(w)s: new secret stored and sent to Webex.") % {"w": row}
+
+        _each(self, request, rows, work)
+
+    @admin.action(description=_("Check status at Webex"))
+    def check_status(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        from django_webexteams import webhooks
+
+        pks = list(queryset.exclude(webex_id=None).values_list("pk", flat=True))
+        if admin_tasks_mode() == "celery":
+            from django_webexteams.tasks import check_webhook
+
+            _queue(self, request, check_webhook, pks)
+            return
+        if _too_many(self, request, len(pks)):
+            return
+        result = webhooks.check_webhooks(list(Webhook.objects.filter(pk__in=pks)))
+        for label, rows, level in (
+            (_("active"), result.active, messages.SUCCESS),
+            (_("disabled by Webex (reactivate them)"), result.disabled, messages.WARNING),
+            (_("reactivated"), result.reactivated, messages.SUCCESS),
+            (_("missing at Webex"), result.missing, messages.WARNING),
+            (_("could not be read (see the log)"), result.errors, messages.ERROR),
+        ):
+            if rows:
+                names = ", ".join(str(w) for w in rows)
+                self.message_user(request, f"{label}: {names}", level=level)
+
+    @admin.action(
+        description=_("Delete at Webex (keep the row and its deliveries, marked missing)"),
+        permissions=("delete",),
+    )
+    def delete_at_webex(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        from django_webexteams import webhooks
+
+        rows = list(queryset.exclude(webex_id=None))
+        if _too_many(self, request, len(rows)):
+            return
+
+        def work(row: Webhook) -> str:
+            webhook = Webhook.objects.get(pk=row.pk)
+            existed = webhooks.delete_webhook(webhook, keep_row=True)
+            if existed:
+                return gettext("%(w)s: deleted at Webex.") % {"w": webhook}
+            return gettext("%(w)s: Webex no longer had it.") % {"w": webhook}
+
+        _each(self, request, rows, work)
+
+    def delete_model(self, request: HttpRequest, obj: Webhook) -> None:
+        """The delete page deletes at Webex first; if Webex fails the row stays (else
+        Webex would go on delivering to a URL that no longer answers)."""
+        from django_webexteams import webhooks
+
+        try:
+            webhooks.delete_webhook(obj)
+        except _webex_failures() as exc:
+            request._webexteams_delete_failed = True  # type: ignore[attr-defined]
+            self.message_user(
+                request,
+                gettext("Not deleted: %(error)s") % {"error": _describe(exc)},
+                level=messages.ERROR,
+            )
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        if getattr(request, "_webexteams_delete_failed", False):
+            return HttpResponseRedirect(
+                reverse(f"{self.admin_site.name}:webexteams_webhook_change", args=[obj_id])
+            )
+        return super().response_delete(request, obj_display, obj_id)
+
 
 # --- WebhookDelivery -----------------------------------------------------------------------
+
+
+class _FixedChoicesFilter(admin.SimpleListFilter):
+    """A filter with a fixed list of values (no query to find them)."""
+
+    choices_list: tuple[tuple[str, Any], ...] = ()
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return self.choices_list
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(**{self.parameter_name: value}) if value else queryset
+
+
+class DeliveryResourceFilter(_FixedChoicesFilter):
+    title = _("resource")
+    parameter_name = "resource"
+    choices_list = WEBHOOK_RESOURCES[:-1]
+
+
+class DeliveryEventFilter(_FixedChoicesFilter):
+    title = _("event")
+    parameter_name = "event"
+    choices_list = WEBHOOK_EVENTS[:-1]
 
 
 @admin.register(WebhookDelivery)
@@ -340,16 +802,82 @@ class WebhookDeliveryAdmin(EncryptedFieldsAdmin):
         "attempts",
         "processed_at",
     )
-    list_filter = ("status", "resource", "event")
+    # Fixed-choice filters: the default filter for a plain CharField runs SELECT DISTINCT
+    # over the whole table on every page load. No date_hierarchy for the same reason.
+    list_filter = ("status", DeliveryResourceFilter, DeliveryEventFilter)
     list_select_related = ("webhook",)
     search_fields = ("dedupe_key", "data_id", "actor_id")
-    date_hierarchy = "received_at"
+    # Fast with 100,000+ rows: newest first by primary key (indexed; ids grow with
+    # received_at), no full COUNT(*) for "x total", an estimated count when unfiltered.
+    ordering = ("-pk",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    fields = (
+        "webhook",
+        "status",
+        "resource",
+        "event",
+        "data_id",
+        "actor_id",
+        "dedupe_key",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "error",
+        "payload_pretty",
+        "traceback",
+    )
+    readonly_fields = fields
+    actions = ("reprocess",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # The payload and traceback can be large; the list never shows them.
+        qs = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+            qs = qs.defer("payload", "traceback")
+        return qs
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        # The change permission is withheld from the page (rows are read-only), but granting
+        # it is how staff are allowed to reprocess.
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.display(description=_("payload"))
+    def payload_pretty(self, obj: WebhookDelivery) -> str:
+        """The payload as indented JSON (escaped; it came from outside)."""
+        text = json.dumps(obj.payload, indent=2, sort_keys=True, ensure_ascii=False)
+        return format_html('<pre class="webexteams-payload">{}</pre>', text)
+
+    @admin.action(
+        description=_("Reprocess (dispatch the signals again)"), permissions=("reprocess",)
+    )
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        """``webhooks.reprocess_delivery`` for each row: in this request, or as a Celery task
+        each with ``ADMIN_TASKS = "celery"``. Receivers see the event again."""
+        from django_webexteams import webhooks
+
+        sync = admin_tasks_mode() != "celery"
+        rows = list(queryset.only("pk"))
+        if sync and _too_many(self, request, len(rows)):
+            return
+        for row in rows:
+            webhooks.reprocess_delivery(row, sync=sync)
+        self.message_user(
+            request,
+            (
+                _("%(n)d delivery(ies) reprocessed; see their status.")
+                if sync
+                else _("%(n)d delivery(ies) queued for reprocessing.")
+            )
+            % {"n": len(rows)},
+            level=messages.SUCCESS,
+        )
 
 
 # --- OutboundMessage -----------------------------------------------------------------------
@@ -376,7 +904,11 @@ class OutboundMessageAdmin(EncryptedFieldsAdmin):
         "webex_message_id",
         "tracking_id",
     )
-    date_hierarchy = "created_at"
+    # Like the deliveries: the outbox can grow large, so no date_hierarchy (a DISTINCT over
+    # the table per page load), no full COUNT(*), newest first by the primary key.
+    ordering = ("-pk",)
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = (
         "status",
         "attempts",
@@ -391,6 +923,12 @@ class OutboundMessageAdmin(EncryptedFieldsAdmin):
     @admin.display(description=_("target"))
     def target(self, obj: OutboundMessage) -> str:
         return obj.room_id or obj.to_person_id or obj.to_person_email
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Rows are created by messaging.send_message (which validates them and queues the
+        # send); a row typed into a form here would never be sent. The space page of the
+        # live admin has a form that goes through send_message.
+        return False
 
     actions = ("send_again",)
 
@@ -421,3 +959,82 @@ class OutboundMessageAdmin(EncryptedFieldsAdmin):
                 % {"skipped": skipped},
                 level=messages.WARNING,
             )
+
+
+# --- live pages: spaces and licenses ---------------------------------------------------------
+
+
+class LivePageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Admin of a table-less model whose "changelist" is a live page fetched from Webex.
+
+    Only the view permission exists (``default_permissions = ("view",)``); add, change and
+    delete are off. ``get_urls`` replaces the model URLs with the page and its detail view,
+    keeping the ``<app>_<model>_changelist`` name that the admin index links to.
+    """
+
+    #: URL names of the page and of its detail view (``admin:<name>``).
+    page_name = ""
+    detail_name = ""
+    list_per_page = 100
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def page_view(self, request: HttpRequest) -> HttpResponse:
+        raise NotImplementedError
+
+    def detail_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        raise NotImplementedError
+
+    def get_urls(self) -> list[URLPattern]:
+        # admin_view(): anonymous users go to the login page, non-staff are refused; the views
+        # check the model's view permission themselves (403 without it).
+        wrap = self.admin_site.admin_view
+        changelist = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [
+            path("", wrap(self.page_view), name=self.page_name),
+            path("", wrap(self.page_view), name=changelist),
+            path("<str:object_id>/", wrap(self.detail_view), name=self.detail_name),
+        ]
+
+
+@admin.register(Space)
+class SpaceAdmin(LivePageAdmin):
+    """The spaces (rooms) visible to a chosen credential, live from Webex."""
+
+    page_name = "webexteams_spaces"
+    detail_name = "webexteams_space_detail"
+
+    def page_view(self, request: HttpRequest) -> HttpResponse:
+        from django_webexteams.views.admin_pages import spaces_view
+
+        return spaces_view(self, request)
+
+    def detail_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from django_webexteams.views.admin_pages import space_detail_view
+
+        return space_detail_view(self, request, object_id)
+
+
+@admin.register(License)
+class LicenseAdmin(LivePageAdmin):
+    """The organisation's licenses and their usage, live from Webex (admin tokens only)."""
+
+    page_name = "webexteams_licenses"
+    detail_name = "webexteams_license_detail"
+
+    def page_view(self, request: HttpRequest) -> HttpResponse:
+        from django_webexteams.views.admin_pages import licenses_view
+
+        return licenses_view(self, request)
+
+    def detail_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from django_webexteams.views.admin_pages import license_detail_view
+
+        return license_detail_view(self, request, object_id)
