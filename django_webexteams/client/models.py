@@ -75,6 +75,32 @@ def _camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+_FieldSpec = tuple[str, str, bool, Any]
+_SPECS: dict[type, tuple[_FieldSpec, ...]] = {}
+
+
+def _field_specs(cls: type[WebexObject]) -> tuple[_FieldSpec, ...]:
+    """(attribute, JSON key, is a timestamp, default) per declared field, computed once per
+    class (lists of a thousand items parse a thousand objects)."""
+    specs = _SPECS.get(cls)
+    if specs is None:
+        specs = _SPECS[cls] = _compute_specs(cls)
+    return specs
+
+
+def _compute_specs(cls: type[WebexObject]) -> tuple[_FieldSpec, ...]:
+    return tuple(
+        (
+            f.name,
+            cls._keys.get(f.name, _camel(f.name)),
+            "datetime" in str(f.type),
+            None if f.default is dataclasses.MISSING else f.default,
+        )
+        for f in dataclasses.fields(cls)
+        if f.name not in cls._base_fields
+    )
+
+
 @dataclass(kw_only=True, frozen=True)
 class WebexObject:
     """Base of every typed result."""
@@ -91,15 +117,13 @@ class WebexObject:
     def from_json(cls, data: Mapping[str, Any], *, tracking_id: str | None = None) -> Self:
         """Build from a JSON object; missing fields are None."""
         values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name in cls._base_fields:
-                continue
-            value = data.get(cls._keys.get(f.name, _camel(f.name)))
-            if "datetime" in str(f.type) and value is not None:
+        for name, key, is_datetime, default in _field_specs(cls):
+            value = data.get(key)
+            if is_datetime and value is not None:
                 value = parse_datetime(value)
-            if value is None and f.default is not dataclasses.MISSING:
-                value = f.default  # ``id`` is typed ``str``: "" if Webex ever omits it
-            values[f.name] = value
+            if value is None:
+                value = default  # ``id`` is typed ``str``: "" if Webex ever omits it
+            values[name] = value
         errors = data.get("errors")
         return cls(
             raw=dict(data),
