@@ -357,9 +357,10 @@ def send_template(
 ) -> OutboundMessage:
     """Render a Django template to Markdown and :func:`send_message` it (``kwargs``: the
     target, ``credential``, ``idempotency_key``, ``file``, ...). Leading and trailing
-    whitespace of the rendering is stripped. Autoescaping is whatever the template engine
-    does: for HTML-escaped output of untrusted values wrap the template in
-    ``{% autoescape off %}`` only when the values are trusted Markdown."""
+    whitespace of the rendering is stripped. The template engine's autoescaping applies as
+    for any template (``<`` and ``&`` in values become HTML entities); it does not escape
+    Markdown syntax, so treat untrusted values with care (``{% autoescape off %}`` when you
+    need raw characters)."""
     if "markdown" in kwargs:
         raise TypeError("send_template renders the markdown; do not pass markdown=")
     rendered = render_to_string(template_name, dict(context or {}), request=request).strip()
