@@ -212,9 +212,10 @@ def _callback(request: HttpRequest, adapter: DefaultAdapter) -> HttpResponse:
             403,
         )
     if error:
-        # The code is shown escaped (templates autoescape), error_description is not shown:
-        # it is attacker-controllable text on our page.
-        logger.warning("Webex authorize returned error=%s", error[:100])
+        # Neither the code nor error_description is shown: both are attacker-controllable
+        # text (anyone can craft this URL). The code is logged with %r, truncated, so it
+        # cannot forge log lines.
+        logger.warning("Webex authorize returned error=%r", error[:100])
         raise OAuthLoginError(
             "authorize_error",
             _("Webex could not complete the sign-in. Please try again."),
