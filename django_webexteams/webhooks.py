@@ -316,7 +316,8 @@ def check_webhooks(webhooks: Iterable[Webhook] | None = None) -> CheckResult:
         webhooks = Webhook.objects.exclude(webex_id=None).exclude(status=Webhook.Status.MISSING)
     auto = bool(conf.get("WEBHOOK_AUTO_REACTIVATE"))
     for webhook in webhooks:
-        assert webhook.webex_id is not None
+        if not webhook.webex_id:
+            continue  # never registered at Webex: nothing to check
         try:
             remote = client_for(webhook.credential).webhooks.get(webhook.webex_id)
         except NotFoundError:

@@ -23,7 +23,7 @@ import logging
 import re
 import uuid as uuid_module
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
 
 from django_webexteams import conf
@@ -78,7 +78,11 @@ def receive(request: HttpRequest, uuid: uuid_module.UUID) -> HttpResponse:
 
     # Never request.body: read from the stream, at most cap + 1 bytes, so an oversized body
     # (a lying or absent Content-Length) is detected without holding more than that.
-    body = request.read(cap + 1)
+    try:
+        body = request.read(cap + 1)
+    except UnreadablePostError:
+        # The client went away mid-body (Django wraps the OSError): bad input, not a 500.
+        return _reject(400, uuid, "body could not be read")
     if len(body) > cap:
         return _reject(413, uuid, "body too large")
 

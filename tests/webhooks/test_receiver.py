@@ -103,7 +103,7 @@ def test_the_view_never_reads_past_the_cap(target: Target, settings: Any) -> Non
     stream = CountingStream(b"x" * 10_000_000)
     request = RequestFactory().post(target.url, data=b"", content_type="application/json")
     request.META["CONTENT_LENGTH"] = "500"
-    request._stream = LimitedStream(stream, 10_000_000)  # type: ignore[attr-defined]
+    request._stream = LimitedStream(stream, 10_000_000)  # type: ignore[assignment]
     webhook_uuid = Webhook.objects.get(webex_id=target.webex_id).uuid
     response = receive(request, uuid=webhook_uuid)
     assert response.status_code == 413
@@ -168,3 +168,16 @@ def test_csrf_is_not_required(target: Target, django_capture_on_commit_callbacks
     body = encode(payload(target.webex_id))
     with django_capture_on_commit_callbacks(execute=True):
         assert send(client, signed(target.url, target.secret, body)).status_code == 200
+
+
+class BrokenStream(io.BytesIO):
+    def read(self, size: int | None = -1) -> bytes:
+        raise OSError("connection reset by peer")
+
+
+def test_a_client_that_hangs_up_mid_body_gets_a_4xx(target: Target) -> None:
+    request = RequestFactory().post(target.url, data=b"{}", content_type="application/json")
+    request._stream = LimitedStream(BrokenStream(b"{}"), 2)  # type: ignore[assignment]
+    webhook_uuid = Webhook.objects.get(webex_id=target.webex_id).uuid
+    assert receive(request, uuid=webhook_uuid).status_code == 400
+    assert WebhookDelivery.objects.count() == 0
