@@ -72,7 +72,7 @@ class FakeWebexAdapter(BaseAdapter):
         super().__init__()
         self.fake = fake
 
-    def send(  # type: ignore[override]
+    def send(
         self,
         request: requests.PreparedRequest,
         stream: bool = False,
@@ -107,7 +107,7 @@ class FakeWebexAdapter(BaseAdapter):
         response.raw = io.BytesIO(b"".join(chunks))
         response.url = request.url
         response.request = request
-        response.connection = self
+        response.connection = self  # type: ignore[assignment]
         return response
 
     def close(self) -> None:

@@ -106,7 +106,9 @@ class FakeApp:
             response = self._error(500, _DEFAULT_MESSAGES[500], tracking)
         if response is DROP:
             return DROP
-        assert isinstance(response, Response)
+        if not isinstance(response, Response):  # a handler returned something else: a bug
+            self.fake.unexpected_errors.append(TypeError(f"handler returned {response!r}"))
+            response = self._error(500, _DEFAULT_MESSAGES[500], tracking)
         self._finish(response, tracking)
         if not internal:
             headers = {k: v for k, v in req.headers.items() if k != "authorization"}
@@ -146,7 +148,7 @@ class FakeApp:
             body.update(extra)
         return Response(status, body, dict(headers or {}))
 
-    def _dispatch(self, req: Request, tracking: str, internal: bool, holder: list[Ctx]) -> Any:
+    def _dispatch(self, req: Request, tracking: str, internal: bool, holder: list[Ctx]) -> object:
         fake = self.fake
         faults = fake.faults
         if not (req.raw_path == "/v1" or req.raw_path.startswith("/v1/")):

@@ -8,10 +8,18 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from .fake import FakeWebex
 from .seed import SEEDS
+
+
+class Writer(Protocol):
+    """Where the banner goes: a text stream or Django's ``OutputWrapper``."""
+
+    def write(self, s: str) -> Any: ...
+
+    def flush(self) -> Any: ...
 
 
 def describe(fake: FakeWebex, seeded: dict[str, Any] | None) -> dict[str, Any]:
@@ -45,13 +53,13 @@ def run(
     seed: str | None = None,
     redirect_uris: list[str] | None = None,
     as_json: bool = False,
-    stdout: TextIO | None = None,
+    stdout: Writer | None = None,
     stop_event: threading.Event | None = None,
     rate_limit_per_minute: float | None = None,
 ) -> None:
     """Serve until interrupted (or ``stop_event`` is set), after printing the seeded people
     and their tokens (these tokens only ever work on the fake)."""
-    out = stdout or sys.stdout
+    out: Writer = stdout or sys.stdout
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     fake = FakeWebex(host=host, port=port)
     fake.start()

@@ -53,14 +53,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(400, "Bad request body")
             return
         parts = urlsplit(self.path)
+        address: Any = self.server.server_address
         environ: dict[str, Any] = {
             "REQUEST_METHOD": self.command,
             "PATH_INFO": unquote(parts.path),
             "QUERY_STRING": parts.query,
             "CONTENT_TYPE": self.headers.get("Content-Type", ""),
             "CONTENT_LENGTH": str(len(body)),
-            "SERVER_NAME": self.server.server_address[0],
-            "SERVER_PORT": str(self.server.server_address[1]),
+            "SERVER_NAME": str(address[0]),
+            "SERVER_PORT": str(address[1]),
             "SERVER_PROTOCOL": self.request_version,
             "REMOTE_ADDR": self.client_address[0],
             "wsgi.version": (1, 0),
@@ -121,7 +122,7 @@ class ThreadedWSGIServer:
     def start(self) -> None:
         self._thread = threading.Thread(
             target=self.httpd.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": 0.05},
             name="fake-webex-http",
             daemon=True,
         )

@@ -34,7 +34,7 @@ class Api:
 
 
 @pytest.fixture
-def api(fake_webex: Any):
+def api(fake_webex: Any) -> Any:
     """``api(person)`` -> an Api acting as that person."""
 
     def make(person: Any) -> Api:
@@ -66,7 +66,7 @@ def admin(fake_webex: Any) -> Any:
 def assert_webex_error(resp: requests.Response, status: int) -> dict[str, Any]:
     """The response is a Webex error: status, JSON body shape, TrackingID header."""
     assert resp.status_code == status, resp.text
-    body = resp.json()
+    body: dict[str, Any] = resp.json()
     assert set(body) >= {"message", "errors", "trackingId"}
     assert isinstance(body["message"], str) and body["message"]
     assert body["errors"] and all("description" in e for e in body["errors"])

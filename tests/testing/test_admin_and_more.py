@@ -3,10 +3,12 @@ teams, room tabs, memberships and moderation rules."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .conftest import assert_webex_error
 
 
-def test_non_admins_get_403_on_admin_endpoints(fake_webex, alice, api):
+def test_non_admins_get_403_on_admin_endpoints(fake_webex: Any, alice: Any, api: Any) -> None:
     for path in (
         "/licenses",
         "/roles",
@@ -18,11 +20,13 @@ def test_non_admins_get_403_on_admin_endpoints(fake_webex, alice, api):
     assert_webex_error(api(alice).post("/people", json={"emails": ["x@example.com"]}), 403)
 
 
-def test_admin_creates_updates_deletes_people_with_licenses(fake_webex, admin, api):
+def test_admin_creates_updates_deletes_people_with_licenses(
+    fake_webex: Any, admin: Any, api: Any
+) -> None:
     adv = fake_webex.license_id("Advanced Messaging")
 
     def consumed() -> int:
-        return api(admin).get(f"/licenses/{adv}").json()["consumedUnits"]
+        return int(api(admin).get(f"/licenses/{adv}").json()["consumedUnits"])
 
     before = consumed()
     created = api(admin).post(
@@ -46,7 +50,7 @@ def test_admin_creates_updates_deletes_people_with_licenses(fake_webex, admin, a
     assert_webex_error(api(admin).get(f"/people/{person['id']}"), 404)
 
 
-def test_license_seats_run_out(fake_webex, admin, api):
+def test_license_seats_run_out(fake_webex: Any, admin: Any, api: Any) -> None:
     calling = fake_webex.license_id("Webex Calling - Professional")
     total = api(admin).get(f"/licenses/{calling}").json()["totalUnits"]
     for i in range(total):
@@ -58,12 +62,12 @@ def test_license_seats_run_out(fake_webex, admin, api):
     assert_webex_error(full, 400)
 
 
-def test_unknown_license_is_400(fake_webex, admin, api):
+def test_unknown_license_is_400(fake_webex: Any, admin: Any, api: Any) -> None:
     resp = api(admin).post("/people", json={"emails": ["a@example.com"], "licenses": ["nope"]})
     assert_webex_error(resp, 400)
 
 
-def test_license_names_and_units(fake_webex, admin, api):
+def test_license_names_and_units(fake_webex: Any, admin: Any, api: Any) -> None:
     items = api(admin).get("/licenses").json()["items"]
     by_name = {x["name"]: x for x in items}
     assert {"Messaging", "Advanced Messaging", "Meeting - Webex Enterprise Edition"} <= set(by_name)
@@ -71,13 +75,17 @@ def test_license_names_and_units(fake_webex, admin, api):
     assert all(x["consumedUnits"] <= x["totalUnits"] for x in items)
 
 
-def test_roles_only_for_admins_in_person_json(fake_webex, admin, alice, api):
+def test_roles_only_for_admins_in_person_json(
+    fake_webex: Any, admin: Any, alice: Any, api: Any
+) -> None:
     as_admin = api(admin).get(f"/people/{alice.id}").json()
     as_peer = api(alice).get(f"/people/{admin.id}").json()
     assert "licenses" in as_admin and "roles" not in as_peer
 
 
-def test_people_list_requires_a_filter_for_non_admins(fake_webex, alice, bob, admin, api):
+def test_people_list_requires_a_filter_for_non_admins(
+    fake_webex: Any, alice: Any, bob: Any, admin: Any, api: Any
+) -> None:
     assert_webex_error(api(alice).get("/people"), 400)
     assert [
         p["id"] for p in api(alice).get("/people", params={"email": bob.email}).json()["items"]
@@ -87,7 +95,9 @@ def test_people_list_requires_a_filter_for_non_admins(fake_webex, alice, bob, ad
     assert not_found["notFoundIds"] == ["missing"]
 
 
-def test_compliance_events_recorded(fake_webex, admin, alice, bob, api):
+def test_compliance_events_recorded(
+    fake_webex: Any, admin: Any, alice: Any, bob: Any, api: Any
+) -> None:
     room = fake_webex.create_room(alice, "Audited", members=[bob])
     msg = fake_webex.post_message(alice, room.id, text="on the record")
     api(alice).put(f"/messages/{msg.id}", json={"roomId": room.id, "text": "edited"})
@@ -102,7 +112,7 @@ def test_compliance_events_recorded(fake_webex, admin, alice, bob, api):
     assert one["id"] == events[0]["id"]
 
 
-def test_teams_and_team_rooms(fake_webex, alice, bob, api):
+def test_teams_and_team_rooms(fake_webex: Any, alice: Any, bob: Any, api: Any) -> None:
     team = api(alice).post("/teams", json={"name": "Team A"}).json()
     rooms = api(alice).get("/rooms", params={"teamId": team["id"]}).json()["items"]
     assert [r["title"] for r in rooms] == ["Team A"]  # the General room
@@ -115,7 +125,7 @@ def test_teams_and_team_rooms(fake_webex, alice, bob, api):
     assert_webex_error(api(alice).get("/team/memberships"), 400)
 
 
-def test_room_tabs(fake_webex, alice, bob, api):
+def test_room_tabs(fake_webex: Any, alice: Any, bob: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "Tabs")
     tab = (
         api(alice)
@@ -137,7 +147,7 @@ def test_room_tabs(fake_webex, alice, bob, api):
     assert api(alice).delete(f"/room/tabs/{tab['id']}").status_code == 204
 
 
-def test_membership_rules(fake_webex, alice, bob, api):
+def test_membership_rules(fake_webex: Any, alice: Any, bob: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "Members", members=[bob])
     dup = api(alice).post("/memberships", json={"roomId": room.id, "personId": bob.id})
     assert_webex_error(dup, 409)
@@ -149,7 +159,7 @@ def test_membership_rules(fake_webex, alice, bob, api):
     assert [m["roomId"] for m in mine] == [room.id]
 
 
-def test_locked_room_moderation(fake_webex, alice, bob, api):
+def test_locked_room_moderation(fake_webex: Any, alice: Any, bob: Any, api: Any) -> None:
     room = api(alice).post("/rooms", json={"title": "Locked", "isLocked": True}).json()
     fake_webex.add_member(alice, room["id"], bob)
     assert_webex_error(api(bob).put(f"/rooms/{room['id']}", json={"title": "x"}), 403)
@@ -159,14 +169,14 @@ def test_locked_room_moderation(fake_webex, alice, bob, api):
     assert_webex_error(api(bob).get(f"/rooms/{room['id']}"), 404)
 
 
-def test_delete_room_removes_messages(fake_webex, alice, api):
+def test_delete_room_removes_messages(fake_webex: Any, alice: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "Gone")
     msg = fake_webex.post_message(alice, room.id, text="bye")
     assert api(alice).delete(f"/rooms/{room.id}").status_code == 204
     assert_webex_error(api(alice).get(f"/messages/{msg.id}"), 404)
 
 
-def test_message_threads_reply_to_reply_refused(fake_webex, alice, api):
+def test_message_threads_reply_to_reply_refused(fake_webex: Any, alice: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "Threads")
     parent = fake_webex.post_message(alice, room.id, text="p")
     reply = fake_webex.post_message(alice, room.id, text="r", parent_id=parent.id)
@@ -176,7 +186,9 @@ def test_message_threads_reply_to_reply_refused(fake_webex, alice, api):
     assert_webex_error(resp, 400)
 
 
-def test_card_actions_visible_to_sender_and_submitter_only(fake_webex, alice, bob, api):
+def test_card_actions_visible_to_sender_and_submitter_only(
+    fake_webex: Any, alice: Any, bob: Any, api: Any
+) -> None:
     carol = fake_webex.add_person("carol@example.com")
     room = fake_webex.create_room(alice, "Cards", members=[bob, carol])
     card = fake_webex.post_message(

@@ -16,23 +16,29 @@ from .conftest import Api, assert_webex_error
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def test_base_url_is_loopback_http_with_v1(fake_webex):
+def test_base_url_is_loopback_http_with_v1(fake_webex: Any) -> None:
     assert re.match(r"^http://127\.0\.0\.1:\d+/v1$", fake_webex.base_url)
 
 
-def test_ids_and_timestamps_look_like_webex(fake_webex, alice, api):
+def _decoded(webex_id: str) -> tuple[str, str]:
+    decoded = decode_id(webex_id)
+    assert decoded is not None, webex_id
+    return decoded
+
+
+def test_ids_and_timestamps_look_like_webex(fake_webex: Any, alice: Any, api: Any) -> None:
     room = api(alice).post("/rooms", json={"title": "Ids"}).json()
-    assert decode_id(room["id"])[0] == "ROOM"
+    assert _decoded(room["id"])[0] == "ROOM"
     assert "=" not in room["id"]
     assert ISO_MS.match(room["created"])
     me = api(alice).get("/people/me").json()
-    assert decode_id(me["id"])[0] == "PEOPLE"
+    assert _decoded(me["id"])[0] == "PEOPLE"
     membership = api(alice).get("/memberships", params={"roomId": room["id"]}).json()["items"][0]
-    kind, raw = decode_id(membership["id"])
+    kind, raw = _decoded(membership["id"])
     assert kind == "MEMBERSHIP" and raw.count(":") == 1
 
 
-def test_every_response_has_tracking_id(fake_webex, alice, api):
+def test_every_response_has_tracking_id(fake_webex: Any, alice: Any, api: Any) -> None:
     ok = api(alice).get("/people/me")
     bad = requests.get(fake_webex.base_url + "/people/me", timeout=5)
     assert ok.headers["TrackingID"].startswith("ROUTER_")
@@ -43,13 +49,13 @@ def test_every_response_has_tracking_id(fake_webex, alice, api):
 @pytest.mark.parametrize(
     "headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}]
 )
-def test_unknown_or_missing_token_is_401(fake_webex, headers):
+def test_unknown_or_missing_token_is_401(fake_webex: Any, headers: Any) -> None:
     resp = requests.get(fake_webex.base_url + "/rooms", headers=headers, timeout=5)
     body = assert_webex_error(resp, 401)
     assert "access token" in body["message"]
 
 
-def test_expired_token_is_401_on_the_fake_clock(fake_webex, alice):
+def test_expired_token_is_401_on_the_fake_clock(fake_webex: Any, alice: Any) -> None:
     token = fake_webex.issue_token(alice, expires_in=3600)
     session = Api(fake_webex.base_url, token)
     assert session.get("/people/me").status_code == 200
@@ -57,7 +63,9 @@ def test_expired_token_is_401_on_the_fake_clock(fake_webex, alice):
     assert_webex_error(session.get("/people/me"), 401)
 
 
-def test_person_sees_only_rooms_they_belong_to(fake_webex, alice, bob, api):
+def test_person_sees_only_rooms_they_belong_to(
+    fake_webex: Any, alice: Any, bob: Any, api: Any
+) -> None:
     room = fake_webex.create_room(alice, "Private")
     assert_webex_error(api(bob).get(f"/rooms/{room.id}"), 404)
     assert_webex_error(api(bob).get("/messages", params={"roomId": room.id}), 404)
@@ -68,7 +76,9 @@ def test_person_sees_only_rooms_they_belong_to(fake_webex, alice, bob, api):
     assert [r["id"] for r in api(bob).get("/rooms").json()["items"]] == [room.id]
 
 
-def test_bot_must_pass_mentioned_people_me_in_group_rooms(fake_webex, alice, bot, api):
+def test_bot_must_pass_mentioned_people_me_in_group_rooms(
+    fake_webex: Any, alice: Any, bot: Any, api: Any
+) -> None:
     room = fake_webex.create_room(alice, "Group", members=[bot])
     fake_webex.post_message(alice, room.id, text="not for the bot")
     hit = fake_webex.post_message(alice, room.id, text="for the bot", mentions=[bot])
@@ -78,14 +88,16 @@ def test_bot_must_pass_mentioned_people_me_in_group_rooms(fake_webex, alice, bot
     assert hit["mentionedPeople"] == [bot.id]
 
 
-def test_bot_lists_direct_room_without_mentions(fake_webex, alice, bot, api):
+def test_bot_lists_direct_room_without_mentions(
+    fake_webex: Any, alice: Any, bot: Any, api: Any
+) -> None:
     sent = fake_webex.post_message(alice, to_person=bot, text="hello bot")
     resp = api(bot).get("/messages", params={"roomId": sent.roomId})
     assert resp.status_code == 200
     assert [m["text"] for m in resp.json()["items"]] == ["hello bot"]
 
 
-def test_message_needs_exactly_one_target(fake_webex, alice, bob, api):
+def test_message_needs_exactly_one_target(fake_webex: Any, alice: Any, bob: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "T")
     body = assert_webex_error(
         api(alice).post("/messages", json={"roomId": room.id, "toPersonId": bob.id, "text": "x"}),
@@ -95,7 +107,7 @@ def test_message_needs_exactly_one_target(fake_webex, alice, bob, api):
     assert_webex_error(api(alice).post("/messages", json={"text": "x"}), 400)
 
 
-def test_message_text_limit_is_7439_bytes(fake_webex, alice, api):
+def test_message_text_limit_is_7439_bytes(fake_webex: Any, alice: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "T")
     ok = api(alice).post("/messages", json={"roomId": room.id, "text": "é" * 3719})  # 7438 B
     assert ok.status_code == 200
@@ -103,13 +115,15 @@ def test_message_text_limit_is_7439_bytes(fake_webex, alice, api):
     assert_webex_error(too_long, 400)
 
 
-def test_empty_message_is_rejected(fake_webex, alice, api):
+def test_empty_message_is_rejected(fake_webex: Any, alice: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "T")
     body = assert_webex_error(api(alice).post("/messages", json={"roomId": room.id}), 400)
     assert body["message"] == "Both text and file cannot be empty."
 
 
-def test_direct_message_by_email_creates_direct_room(fake_webex, alice, bob, api):
+def test_direct_message_by_email_creates_direct_room(
+    fake_webex: Any, alice: Any, bob: Any, api: Any
+) -> None:
     sent = api(alice).post("/messages", json={"toPersonEmail": bob.email, "text": "hi"}).json()
     assert sent["roomType"] == "direct" and sent["toPersonEmail"] == bob.email
     again = api(alice).post("/messages", json={"toPersonId": bob.id, "text": "again"}).json()
@@ -118,7 +132,7 @@ def test_direct_message_by_email_creates_direct_room(fake_webex, alice, bob, api
     assert [m["text"] for m in direct["items"]] == ["again", "hi"]
 
 
-def test_edit_rules(fake_webex, alice, bob, api):
+def test_edit_rules(fake_webex: Any, alice: Any, bob: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "T", members=[bob])
     msg = fake_webex.post_message(alice, room.id, text="v0")
     for i in range(10):
@@ -147,7 +161,9 @@ def test_edit_rules(fake_webex, alice, bob, api):
     )
 
 
-def test_messages_newest_first_with_paging_and_filters(fake_webex, alice, api):
+def test_messages_newest_first_with_paging_and_filters(
+    fake_webex: Any, alice: Any, api: Any
+) -> None:
     room = fake_webex.create_room(alice, "Paging")
     sent = [fake_webex.post_message(alice, room.id, text=f"m{i}") for i in range(7)]
     resp = api(alice).get("/messages", params={"roomId": room.id, "max": 3})
@@ -170,7 +186,9 @@ def test_messages_newest_first_with_paging_and_filters(fake_webex, alice, api):
     assert [m["id"] for m in thread.json()["items"]] == [reply.id]
 
 
-def test_next_link_keeps_filters_and_is_stable_under_inserts(fake_webex, alice, api):
+def test_next_link_keeps_filters_and_is_stable_under_inserts(
+    fake_webex: Any, alice: Any, api: Any
+) -> None:
     room = fake_webex.create_room(alice, "Stable")
     for i in range(4):
         fake_webex.post_message(alice, room.id, text=f"m{i}")
@@ -181,14 +199,16 @@ def test_next_link_keeps_filters_and_is_stable_under_inserts(fake_webex, alice, 
     assert [m["text"] for m in second.json()["items"]] == ["m1", "m0"]
 
 
-def test_max_above_limit_is_clamped_and_bad_max_is_400(fake_webex, alice, api):
+def test_max_above_limit_is_clamped_and_bad_max_is_400(
+    fake_webex: Any, alice: Any, api: Any
+) -> None:
     fake_webex.create_room(alice, "R")
     assert api(alice).get("/rooms", params={"max": 5000}).status_code == 200
     assert_webex_error(api(alice).get("/rooms", params={"max": "lots"}), 400)
     assert_webex_error(api(alice).get("/rooms", params={"max": 0}), 400)
 
 
-def test_quirk_next_link_max_null(fake_webex, alice, api):
+def test_quirk_next_link_max_null(fake_webex: Any, alice: Any, api: Any) -> None:
     fake_webex.quirks.next_link_max_null = True
     room = fake_webex.create_room(alice, "Q")
     for i in range(3):
@@ -197,7 +217,7 @@ def test_quirk_next_link_max_null(fake_webex, alice, api):
     assert "max=null" in resp.links["next"]["url"]
 
 
-def test_fail_next_then_recover(fake_webex, alice, api):
+def test_fail_next_then_recover(fake_webex: Any, alice: Any, api: Any) -> None:
     fake_webex.fail_next(503, times=2, retry_after=3)
     for _ in range(2):
         resp = api(alice).get("/people/me")
@@ -206,13 +226,13 @@ def test_fail_next_then_recover(fake_webex, alice, api):
     assert api(alice).get("/people/me").status_code == 200
 
 
-def test_malformed_retry_after_is_sent_verbatim(fake_webex, alice, api):
+def test_malformed_retry_after_is_sent_verbatim(fake_webex: Any, alice: Any, api: Any) -> None:
     fake_webex.fail_next(429, retry_after="rand(30),add(30)")
     resp = api(alice).get("/people/me")
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "rand(30),add(30)"
 
 
-def test_rate_limit_per_token(fake_webex, alice, bob, api):
+def test_rate_limit_per_token(fake_webex: Any, alice: Any, bob: Any, api: Any) -> None:
     fake_webex.set_rate_limit(per_minute=3)
     for _ in range(3):
         assert api(alice).get("/people/me").status_code == 200
@@ -224,14 +244,16 @@ def test_rate_limit_per_token(fake_webex, alice, bob, api):
     assert api(alice).get("/people/me").status_code == 200
 
 
-def test_dropped_connection(fake_webex, alice, api):
+def test_dropped_connection(fake_webex: Any, alice: Any, api: Any) -> None:
     fake_webex.drop_next_connection()
     with pytest.raises(requests.ConnectionError):
         api(alice).get("/people/me")
     assert api(alice).get("/people/me").status_code == 200
 
 
-def test_request_log_and_count_never_keep_authorization(fake_webex, alice, api):
+def test_request_log_and_count_never_keep_authorization(
+    fake_webex: Any, alice: Any, api: Any
+) -> None:
     api(alice).get("/people/me")
     assert fake_webex.count("GET", "/people/me") == 1
     assert fake_webex.count("GET", "/v1/people/me") == 1
@@ -240,7 +262,7 @@ def test_request_log_and_count_never_keep_authorization(fake_webex, alice, api):
     assert alice.token not in repr(fake_webex.requests)
 
 
-def test_adapter_serves_in_process(alice, fake_webex):
+def test_adapter_serves_in_process(alice: Any, fake_webex: Any) -> None:
     session = fake_webex.session()
     resp = session.get(
         fake_webex.base_url + "/people/me",
@@ -250,7 +272,7 @@ def test_adapter_serves_in_process(alice, fake_webex):
     assert resp.headers["TrackingID"].startswith("ROUTER_")
 
 
-def test_adapter_without_server():
+def test_adapter_without_server() -> None:
     fake = FakeWebex()  # never started: in-process only
     carol = fake.add_person("carol@example.com")
     session = fake.session()
@@ -263,7 +285,7 @@ def test_adapter_without_server():
         session.get(fake.base_url + "/people/me")
 
 
-def test_helpers_refuse_what_the_api_refuses(fake_webex, alice, bob):
+def test_helpers_refuse_what_the_api_refuses(fake_webex: Any, alice: Any, bob: Any) -> None:
     from django_webexteams.testing import FakeCallError
 
     room = fake_webex.create_room(alice, "Mine")
@@ -272,5 +294,5 @@ def test_helpers_refuse_what_the_api_refuses(fake_webex, alice, bob):
     assert exc.value.status == 404
 
 
-def test_person_repr_hides_token(alice: Any):
+def test_person_repr_hides_token(alice: Any) -> None:
     assert alice.token not in repr(alice)

@@ -4,6 +4,7 @@ loopback), one file per message."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -13,7 +14,7 @@ from .conftest import assert_webex_error
 
 
 @pytest.fixture
-def file_server():
+def file_server() -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = b"\x89PNG fake image"
@@ -33,7 +34,7 @@ def file_server():
     httpd.server_close()
 
 
-def test_multipart_upload_and_download(fake_webex, alice, bob, api):
+def test_multipart_upload_and_download(fake_webex: Any, alice: Any, bob: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "Files", members=[bob])
     resp = api(alice).post(
         "/messages",
@@ -53,7 +54,7 @@ def test_multipart_upload_and_download(fake_webex, alice, bob, api):
     assert got.content == b"%PDF-1.4 data" and got.headers["TrackingID"]
 
 
-def test_contents_need_membership_and_auth(fake_webex, alice, bob, api):
+def test_contents_need_membership_and_auth(fake_webex: Any, alice: Any, bob: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "Private files")
     msg = fake_webex.post_message(alice, room.id, file=("a.txt", b"secret", "text/plain"))
     (url,) = msg.files
@@ -63,7 +64,7 @@ def test_contents_need_membership_and_auth(fake_webex, alice, bob, api):
     assert requests.get(url, timeout=5).status_code == 401
 
 
-def test_loopback_url_is_fetched(fake_webex, alice, api, file_server):
+def test_loopback_url_is_fetched(fake_webex: Any, alice: Any, api: Any, file_server: Any) -> None:
     room = fake_webex.create_room(alice, "URL")
     resp = api(alice).post("/messages", json={"roomId": room.id, "files": [file_server]})
     (url,) = resp.json()["files"]
@@ -73,7 +74,7 @@ def test_loopback_url_is_fetched(fake_webex, alice, api, file_server):
     assert api(alice).get(url).content == b"\x89PNG fake image"
 
 
-def test_external_url_is_kept_as_reference(fake_webex, alice, api):
+def test_external_url_is_kept_as_reference(fake_webex: Any, alice: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "URL")
     resp = api(alice).post(
         "/messages", json={"roomId": room.id, "files": ["https://example.com/x.png"]}
@@ -81,13 +82,13 @@ def test_external_url_is_kept_as_reference(fake_webex, alice, api):
     assert resp.json()["files"] == ["https://example.com/x.png"]
 
 
-def test_unreachable_loopback_url_is_400(fake_webex, alice, api):
+def test_unreachable_loopback_url_is_400(fake_webex: Any, alice: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "URL")
     resp = api(alice).post("/messages", json={"roomId": room.id, "files": ["http://127.0.0.1:9/x"]})
     assert_webex_error(resp, 400)
 
 
-def test_only_one_file(fake_webex, alice, api):
+def test_only_one_file(fake_webex: Any, alice: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "Two")
     resp = api(alice).post(
         "/messages",
@@ -102,7 +103,7 @@ def test_only_one_file(fake_webex, alice, api):
     assert_webex_error(multi, 400)
 
 
-def test_message_with_file_cannot_be_edited(fake_webex, alice, api):
+def test_message_with_file_cannot_be_edited(fake_webex: Any, alice: Any, api: Any) -> None:
     room = fake_webex.create_room(alice, "Edit")
     msg = fake_webex.post_message(alice, room.id, text="f", file=("a.txt", b"a", "text/plain"))
     resp = api(alice).put(f"/messages/{msg.id}", json={"roomId": room.id, "text": "new"})

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import re
 import secrets
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,7 +17,7 @@ REDIRECT = "http://127.0.0.1:8000/webex/oauth/callback/"
 
 
 @pytest.fixture
-def client(fake_webex):
+def client(fake_webex: Any) -> Any:
     return fake_webex.register_oauth_client("cid", "csecret", [REDIRECT], name="Test App")
 
 
@@ -27,14 +28,14 @@ def _pkce() -> tuple[str, str]:
 
 
 def _authorize(
-    fake,
+    fake: Any,
     *,
-    action="accept",
-    email="alice@example.com",
-    challenge=None,
-    redirect=REDIRECT,
-    state="st4te",
-):
+    action: Any = "accept",
+    email: Any = "alice@example.com",
+    challenge: Any = None,
+    redirect: Any = REDIRECT,
+    state: Any = "st4te",
+) -> dict[str, list[str]]:
     params = {
         "response_type": "code",
         "client_id": "cid",
@@ -63,11 +64,11 @@ def _authorize(
     return parse_qs(urlsplit(location).query)
 
 
-def _token(fake, **data):
+def _token(fake: Any, **data: Any) -> requests.Response:
     return requests.post(fake.token_url, data=data, timeout=5)
 
 
-def test_full_flow_with_pkce_and_refresh_rotation(fake_webex, client):
+def test_full_flow_with_pkce_and_refresh_rotation(fake_webex: Any, client: Any) -> None:
     alice = fake_webex.add_person("alice@example.com", "Alice")
     verifier, challenge = _pkce()
     query = _authorize(fake_webex, challenge=challenge)
@@ -131,7 +132,7 @@ def test_full_flow_with_pkce_and_refresh_rotation(fake_webex, client):
     assert reuse.json()["trackingId"] == reuse.headers["TrackingID"]
 
 
-def test_access_token_expires_on_fake_clock(fake_webex, client):
+def test_access_token_expires_on_fake_clock(fake_webex: Any, client: Any) -> None:
     fake_webex.add_person("alice@example.com")
     (code,) = _authorize(fake_webex)["code"]
     tokens = _token(
@@ -172,7 +173,7 @@ def test_access_token_expires_on_fake_clock(fake_webex, client):
     assert expired.json()["error"] == "invalid_grant"
 
 
-def test_decline_redirects_with_access_denied(fake_webex, client):
+def test_decline_redirects_with_access_denied(fake_webex: Any, client: Any) -> None:
     query = _authorize(fake_webex, action="decline")
     assert query == {"error": ["access_denied"], "state": ["st4te"]}
 
@@ -188,7 +189,9 @@ def test_decline_redirects_with_access_denied(fake_webex, client):
         ({"grant_type": ""}, "invalid_request", 400),
     ],
 )
-def test_code_exchange_checks(fake_webex, client, change, error, status):
+def test_code_exchange_checks(
+    fake_webex: Any, client: Any, change: Any, error: Any, status: Any
+) -> None:
     verifier, challenge = _pkce()
     (code,) = _authorize(fake_webex, challenge=challenge)["code"]
     data = {
@@ -206,7 +209,7 @@ def test_code_exchange_checks(fake_webex, client, change, error, status):
     assert body["error"] == error and body["message"] and body["trackingId"]
 
 
-def test_expired_code(fake_webex, client):
+def test_expired_code(fake_webex: Any, client: Any) -> None:
     (code,) = _authorize(fake_webex)["code"]
     fake_webex.clock.advance(301)
     resp = _token(
@@ -228,7 +231,9 @@ def test_expired_code(fake_webex, client):
         {"client_id": "cid", "redirect_uri": REDIRECT + "extra"},
     ],
 )
-def test_unregistered_client_or_redirect_never_redirects(fake_webex, client, params):
+def test_unregistered_client_or_redirect_never_redirects(
+    fake_webex: Any, client: Any, params: Any
+) -> None:
     resp = requests.get(
         fake_webex.authorize_url,
         timeout=5,
@@ -245,7 +250,7 @@ def test_unregistered_client_or_redirect_never_redirects(fake_webex, client, par
     assert posted.status_code == 400 and "Location" not in posted.headers
 
 
-def test_revoked_tokens(fake_webex, client):
+def test_revoked_tokens(fake_webex: Any, client: Any) -> None:
     alice = fake_webex.add_person("alice@example.com")
     (code,) = _authorize(fake_webex)["code"]
     tokens = _token(

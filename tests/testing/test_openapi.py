@@ -76,7 +76,8 @@ STATUS_ALIASES = {("post", "/attachment/actions"): {200: "202"}}
 
 
 def _load(name: str) -> dict[str, Any]:
-    return json.loads((SPEC_DIR / name).read_text())
+    data: dict[str, Any] = json.loads((SPEC_DIR / name).read_text())
+    return data
 
 
 def _to_json_schema(spec: dict[str, Any], node: Any, seen: tuple[str, ...] = ()) -> Any:
@@ -138,7 +139,7 @@ def _norm(path: str) -> str:
     return re.sub(r"\{\w+\}", "{}", path)
 
 
-def test_fake_serves_exactly_the_in_scope_operations():
+def test_fake_serves_exactly_the_in_scope_operations() -> None:
     spec_ops = {(m.upper(), _norm(p)) for _, m, p in OPERATIONS}
     served = {(r.method, _norm(r.spec_path)) for r in router.routes if r.spec_path}
     assert spec_ops - served == set(), "operations in the spec the fake does not serve"
@@ -181,13 +182,13 @@ class World:
 
     def membership(self, person: Any) -> str:
         items = self.fake.call(self.alice, "GET", "/memberships", params={"roomId": self.room.id})
-        return next(m["id"] for m in items["items"] if m["personId"] == person.id)
+        return str(next(m["id"] for m in items["items"] if m["personId"] == person.id))
 
     def team_membership(self, person: Any) -> str:
         items = self.fake.call(
             self.alice, "GET", "/team/memberships", params={"teamId": self.team.id}
         )
-        return next(m["id"] for m in items["items"] if m["personId"] == person.id)
+        return str(next(m["id"] for m in items["items"] if m["personId"] == person.id))
 
 
 def _request(w: World, method: str, path: str) -> tuple[str, str, dict[str, Any]]:
@@ -324,7 +325,9 @@ def _response_schema(spec: dict[str, Any], method: str, path: str, status: int) 
     OPERATIONS,
     ids=[f"{m.upper()} {p}" for _, m, p in OPERATIONS],
 )
-def test_response_matches_spec_schema(fake_webex, spec_name, method, path):
+def test_response_matches_spec_schema(
+    fake_webex: Any, spec_name: Any, method: Any, path: Any
+) -> None:
     spec = _load(spec_name)
     world = World(fake_webex)
     method, concrete, kwargs = _request(world, method, path)
@@ -348,7 +351,7 @@ def test_response_matches_spec_schema(fake_webex, spec_name, method, path):
         assert body["items"], "validate a non-empty list"
 
 
-def test_strict_schema_rejects_invented_fields():
+def test_strict_schema_rejects_invented_fields() -> None:
     # The check can fail: a made-up field on a Room is refused.
     spec = _load("webex-messaging.json")
     schema = _response_schema(spec, "get", "/rooms/{roomId}", 200)
@@ -383,7 +386,9 @@ def _error_schema() -> Any:
         ("GET", "/licenses", {"as": "bob"}, 403),
     ],
 )
-def test_error_bodies_match_the_error_schema(fake_webex, method, path, kwargs, status):
+def test_error_bodies_match_the_error_schema(
+    fake_webex: Any, method: Any, path: Any, kwargs: Any, status: Any
+) -> None:
     alice = fake_webex.add_admin("alice@example.com")
     bob = fake_webex.add_person("bob@example.com")
     who = bob if kwargs.pop("as", None) == "bob" else alice

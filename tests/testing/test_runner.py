@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -38,13 +39,14 @@ def _start(args: list[str]) -> tuple[subprocess.Popen[str], list[str]]:
     return proc, []
 
 
-def _read_json(proc: subprocess.Popen[str]) -> dict:
+def _read_json(proc: subprocess.Popen[str]) -> dict[str, Any]:
     assert proc.stdout is not None
     text = ""
     for line in proc.stdout:
         text += line
         try:
-            return json.loads(text)
+            data: dict[str, Any] = json.loads(text)
+            return data
         except ValueError:
             continue
     raise AssertionError(f"no JSON; stderr: {proc.stderr.read() if proc.stderr else ''}")
@@ -67,7 +69,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
     ],
     ids=["python -m", "manage.py"],
 )
-def test_standalone_server_with_demo_seed(command):
+def test_standalone_server_with_demo_seed(command: Any) -> None:
     port = _free_port()
     proc, _ = _start([*command, "--port", str(port), "--seed", "demo", "--json"])
     try:
@@ -93,7 +95,7 @@ def test_standalone_server_with_demo_seed(command):
     assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
 
 
-def test_text_output_lists_tokens():
+def test_text_output_lists_tokens() -> None:
     port = _free_port()
     proc, _ = _start(["-m", "django_webexteams.testing", "--port", str(port), "--seed", "demo"])
     try:
@@ -110,6 +112,6 @@ def test_text_output_lists_tokens():
         _stop(proc)
 
 
-def test_parser_defaults():
+def test_parser_defaults() -> None:
     args = build_parser().parse_args([])
     assert (args.host, args.port, args.seed) == ("127.0.0.1", 8900, None)

@@ -3,13 +3,15 @@ able to tell the difference on everyday work."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 webexpythonsdk = pytest.importorskip("webexpythonsdk")
 
 
 @pytest.fixture
-def sdk(fake_webex, alice):
+def sdk(fake_webex: Any, alice: Any) -> Any:
     # The SDK wants the base URL with a trailing slash.
     return webexpythonsdk.WebexAPI(
         access_token=alice.token, base_url=fake_webex.base_url + "/", single_request_timeout=10
@@ -17,13 +19,13 @@ def sdk(fake_webex, alice):
 
 
 @pytest.fixture
-def admin_sdk(fake_webex, admin):
+def admin_sdk(fake_webex: Any, admin: Any) -> Any:
     return webexpythonsdk.WebexAPI(
         access_token=admin.token, base_url=fake_webex.base_url + "/", single_request_timeout=10
     )
 
 
-def test_rooms_messages_and_pagination(fake_webex, sdk, alice, bob):
+def test_rooms_messages_and_pagination(fake_webex: Any, sdk: Any, alice: Any, bob: Any) -> None:
     room = sdk.rooms.create("SDK room")
     other = sdk.rooms.create("SDK other room")
     assert {r.id for r in sdk.rooms.list()} == {room.id, other.id}
@@ -39,7 +41,7 @@ def test_rooms_messages_and_pagination(fake_webex, sdk, alice, bob):
     assert got.text == "message 24" and got.roomId == room.id
 
 
-def test_people_me_and_direct_messages(fake_webex, sdk, alice, bob):
+def test_people_me_and_direct_messages(fake_webex: Any, sdk: Any, alice: Any, bob: Any) -> None:
     me = sdk.people.me()
     assert me.id == alice.id and me.emails == [alice.email]
     sent = sdk.messages.create(toPersonEmail=bob.email, markdown="**hi** bob")
@@ -49,7 +51,7 @@ def test_people_me_and_direct_messages(fake_webex, sdk, alice, bob):
     assert next(iter(sdk.people.list(email=bob.email))).displayName == "Bob Example"
 
 
-def test_webhooks_create_and_list(fake_webex, sdk):
+def test_webhooks_create_and_list(fake_webex: Any, sdk: Any) -> None:
     hook = sdk.webhooks.create(
         name="SDK hook",
         targetUrl="http://127.0.0.1:9/hook",
@@ -63,7 +65,7 @@ def test_webhooks_create_and_list(fake_webex, sdk):
     assert list(sdk.webhooks.list()) == []
 
 
-def test_licenses_roles_organizations(fake_webex, admin_sdk, sdk):
+def test_licenses_roles_organizations(fake_webex: Any, admin_sdk: Any, sdk: Any) -> None:
     names = {lic.name for lic in admin_sdk.licenses.list()}
     assert {"Messaging", "Advanced Messaging", "Meeting - Webex Enterprise Edition"} <= names
     roles = {r.name for r in admin_sdk.roles.list()}
@@ -74,7 +76,7 @@ def test_licenses_roles_organizations(fake_webex, admin_sdk, sdk):
     assert exc.value.status_code == 403
 
 
-def test_rate_limit_429_then_recover(fake_webex, sdk, alice):
+def test_rate_limit_429_then_recover(fake_webex: Any, sdk: Any, alice: Any) -> None:
     fake_webex.fail_next(429, retry_after=1, path="/people/me")
     with pytest.warns(webexpythonsdk.RateLimitWarning):
         me = sdk.people.me()  # the SDK waits Retry-After (1 s) and retries
@@ -84,14 +86,16 @@ def test_rate_limit_429_then_recover(fake_webex, sdk, alice):
     assert statuses == [429, 200]
 
 
-def test_errors_reach_the_sdk_with_tracking_id(fake_webex, sdk):
+def test_errors_reach_the_sdk_with_tracking_id(fake_webex: Any, sdk: Any) -> None:
     with pytest.raises(webexpythonsdk.ApiError) as exc:
         sdk.rooms.get("Y2lzY29zcGFyazovL3VzL1JPT00vbm9wZQ")
     assert exc.value.status_code == 404
     assert exc.value.tracking_id and exc.value.tracking_id.startswith("ROUTER_")
 
 
-def test_local_file_upload_and_download(fake_webex, sdk, alice, tmp_path):
+def test_local_file_upload_and_download(
+    fake_webex: Any, sdk: Any, alice: Any, tmp_path: Any
+) -> None:
     import requests
 
     room = sdk.rooms.create("Files")
@@ -108,7 +112,7 @@ def test_local_file_upload_and_download(fake_webex, sdk, alice, tmp_path):
     assert requests.get(url, headers=headers, timeout=5).content == b"quarterly numbers\n"
 
 
-def test_teams_and_card_actions(fake_webex, sdk, alice, bob):
+def test_teams_and_card_actions(fake_webex: Any, sdk: Any, alice: Any, bob: Any) -> None:
     team = sdk.teams.create("SDK team")
     sdk.team_memberships.create(teamId=team.id, personId=bob.id)
     assert {m.personId for m in sdk.team_memberships.list(teamId=team.id)} == {alice.id, bob.id}

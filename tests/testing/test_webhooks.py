@@ -39,7 +39,9 @@ class Receiver:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -53,13 +55,15 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def test_signature_test_vector():
+def test_signature_test_vector() -> None:
     assert sign("myBongoSecret", b'{"a":1,"b":2,"c":{"d":3}}') == (
         "01e0cb6a53731b9615b483335d77d97023410c72"
     )
 
 
-def test_signed_message_delivery_has_real_envelope(fake_webex, alice, bot, receiver, api):
+def test_signed_message_delivery_has_real_envelope(
+    fake_webex: Any, alice: Any, bot: Any, receiver: Any, api: Any
+) -> None:
     room = fake_webex.create_room(alice, "Hooks", members=[bot])
     hook = (
         api(bot)
@@ -104,7 +108,9 @@ def test_signed_message_delivery_has_real_envelope(fake_webex, alice, bot, recei
     assert "text" not in payload["data"] and b"secret text" not in body
 
 
-def test_bot_hears_only_mentions_in_group_rooms(fake_webex, alice, bot, receiver):
+def test_bot_hears_only_mentions_in_group_rooms(
+    fake_webex: Any, alice: Any, bot: Any, receiver: Any
+) -> None:
     room = fake_webex.create_room(alice, "Group", members=[bot])
     fake_webex.create_webhook(bot, "b", receiver.url, "messages", "created")
     fake_webex.post_message(alice, room.id, text="chatter")
@@ -113,7 +119,7 @@ def test_bot_hears_only_mentions_in_group_rooms(fake_webex, alice, bot, receiver
     assert len(fake_webex.deliveries) == 1
 
 
-def test_filters_and_all(fake_webex, alice, bob, receiver):
+def test_filters_and_all(fake_webex: Any, alice: Any, bob: Any, receiver: Any) -> None:
     room1 = fake_webex.create_room(alice, "One", members=[bob])
     room2 = fake_webex.create_room(alice, "Two")
     fake_webex.create_webhook(
@@ -129,7 +135,9 @@ def test_filters_and_all(fake_webex, alice, bob, receiver):
     )
 
 
-def test_membership_room_and_card_events(fake_webex, alice, bob, receiver):
+def test_membership_room_and_card_events(
+    fake_webex: Any, alice: Any, bob: Any, receiver: Any
+) -> None:
     fake_webex.create_webhook(alice, "all", receiver.url, "all", "all")
     room = fake_webex.create_room(alice, "Cards", members=[bob])
     card = fake_webex.post_message(
@@ -157,7 +165,9 @@ def test_membership_room_and_card_events(fake_webex, alice, bob, receiver):
     assert last["id"] == action.id and "inputs" not in last
 
 
-def test_disabled_after_failures_and_reactivated(fake_webex, alice, receiver, api):
+def test_disabled_after_failures_and_reactivated(
+    fake_webex: Any, alice: Any, receiver: Any, api: Any
+) -> None:
     fake_webex.webhook_failure_limit = 3
     receiver.status = 500
     hook = fake_webex.create_webhook(alice, "flaky", receiver.url, "messages", "created")
@@ -181,7 +191,7 @@ def test_disabled_after_failures_and_reactivated(fake_webex, alice, receiver, ap
     assert deliveries[-1].ok
 
 
-def test_failures_outside_window_do_not_disable(fake_webex, alice):
+def test_failures_outside_window_do_not_disable(fake_webex: Any, alice: Any) -> None:
     fake_webex.webhook_failure_limit = 2
     fake_webex.webhook_failure_window = 60
     hook = fake_webex.create_webhook(alice, "down", "http://127.0.0.1:9/", "messages", "created")
@@ -196,7 +206,7 @@ def test_failures_outside_window_do_not_disable(fake_webex, alice):
     assert not fake_webex.deliveries[0].ok and fake_webex.deliveries[0].error
 
 
-def test_webhook_validation(fake_webex, alice, api):
+def test_webhook_validation(fake_webex: Any, alice: Any, api: Any) -> None:
     assert_webex_error(api(alice).post("/webhooks", json={"name": "x"}), 400)
     bad = api(alice).post(
         "/webhooks",
@@ -210,7 +220,9 @@ def test_webhook_validation(fake_webex, alice, api):
     assert_webex_error(bad, 400)
 
 
-def test_webhooks_are_private_to_their_creator(fake_webex, alice, bob, receiver, api):
+def test_webhooks_are_private_to_their_creator(
+    fake_webex: Any, alice: Any, bob: Any, receiver: Any, api: Any
+) -> None:
     hook = fake_webex.create_webhook(alice, "mine", receiver.url)
     assert_webex_error(api(bob).get(f"/webhooks/{hook.id}"), 404)
     assert api(bob).get("/webhooks").json()["items"] == []
