@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -150,8 +151,7 @@ class Transport:
         verify: bool | str = True,
         trusted_hosts: Iterable[str] = (),
     ) -> None:
-        if not access_token or not isinstance(access_token, str):
-            raise ValueError("access_token must be a non-empty string")
+        _check_token(access_token)
         self._token = access_token
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         base = urlsplit(self.base_url)
@@ -281,6 +281,7 @@ class Transport:
                     logger.info(
                         "Webex %s %s: 401, retrying once with a refreshed token", method, _path(url)
                     )
+                    _check_token(new_token)
                     self._token = new_token
                     continue
                 raise error
@@ -423,6 +424,19 @@ class Transport:
         if isinstance(data, dict):
             tid = tracking_id_of(response, data) if "trackingId" in data else tid
         return ApiResponse(data, tid, response)
+
+
+_TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")
+
+
+def _check_token(token: object) -> None:
+    """A token must be printable ASCII without spaces. SECURITY: otherwise requests would
+    refuse the header with an error that quotes its value, i.e. the token, into tracebacks."""
+    if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
+        raise ValueError(
+            "access_token must be a non-empty string of printable ASCII without whitespace "
+            "(check for a trailing newline where it was read from)"
+        )
 
 
 def _path(url: str) -> str:

@@ -72,3 +72,18 @@ def test_client_rejects_bad_construction() -> None:
         WebexClient("")
     with pytest.raises(ValueError):
         WebexClient("t", base_url="ftp://webexapis.com/v1")
+
+
+@pytest.mark.parametrize("token", ["SECRETX\n", "SECRETX en", " SECRETX", "SECRETXö", "", None, 42])
+def test_tokens_that_would_break_the_header_are_refused_without_echo(token: Any) -> None:
+    with pytest.raises(ValueError) as info:
+        WebexClient(token)
+    if isinstance(token, str) and token.strip():
+        assert token.strip() not in str(info.value)
+
+
+def test_refreshed_token_is_checked_too(rsps: responses.RequestsMock) -> None:
+    client = WebexClient("good", on_unauthorized=lambda: "bad token\n")
+    rsps.get("https://webexapis.com/v1/people/me", status=401)
+    with pytest.raises(ValueError):
+        client.people.me()
