@@ -214,11 +214,17 @@ def _pick_credential(
 
 
 def _client(choice: CredentialChoice) -> tuple[WebexClient, Credential | None]:
-    """The client of ``choice`` (loading, and so decrypting, the row only now)."""
+    """The client of ``choice`` (loading, and so decrypting, the row only now).
+
+    One retry at most: staff are waiting for the page, and an error message that says
+    "try again" beats a page that hangs through the full backoff."""
+    from django_webexteams.client import RetryPolicy
+
+    retry = RetryPolicy(max_retries=1, backoff_max=2.0)
     if choice.pk is None:
-        return client_for(None), None
+        return client_for(None, retry=retry), None
     credential = Credential.objects.get(pk=choice.pk)
-    return client_for(credential), credential
+    return client_for(credential, retry=retry), credential
 
 
 # --- cursor pagination ---------------------------------------------------------------------
