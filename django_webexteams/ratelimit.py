@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from django_webexteams import conf
 
@@ -50,26 +51,54 @@ def _timeout(seconds: float) -> int:
     return max(1, math.ceil(seconds) + 1)
 
 
+# Atomic "keep the maximum" on Redis: set the key only when the new end time is later than
+# the stored one (values are integer milliseconds, which Django's RedisCache stores unpickled).
+_MAX_SCRIPT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local new = tonumber(ARGV[1])
+if new > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return new
+end
+return current
+"""
+
+
+def _redis_client(cache: BaseCache) -> Any | None:
+    """The redis-py client behind Django's own ``RedisCache``, or ``None`` for other caches."""
+    if not isinstance(cache, RedisCache):
+        return None
+    return cache._cache.get_client(write=True)
+
+
 def block(key: str, seconds: float, *, now: float | None = None) -> float:
     """Record that ``key`` must not call Webex for ``seconds``; returns the blocked-until time.
 
     Several workers may report a 429 at once with different ``Retry-After`` values; the gate
-    keeps the latest end time (the maximum), so a short value never shortens a long block.
-    ``cache.add`` is atomic; the read-compare-set that follows when an entry exists is not,
-    so it re-reads and repeats a few times until the stored value is at least ours.
+    keeps the latest end time (the maximum), so a short value never shortens a long block. On
+    Django's ``RedisCache`` that is one atomic Lua script. On other caches it is ``cache.add``
+    then a read-compare-set, which a concurrent report can interleave with: the gate may then
+    open early, and the next 429 closes it again (one extra 429, never a lost message).
     """
     now = time.time() if now is None else now
-    until = now + max(0.0, float(seconds))
+    seconds = max(0.0, float(seconds))
+    until_ms = math.ceil((now + seconds) * 1000)
+    timeout = _timeout(seconds)
     cache = gate_cache()
     cache_key = _GATE_PREFIX + key
-    if cache.add(cache_key, until, timeout=_timeout(until - now)):
-        return until
-    for _ in range(5):
-        current = cache.get(cache_key)
-        if current is not None and float(current) >= until:
-            return float(current)
-        cache.set(cache_key, until, timeout=_timeout(until - now))
-    return until
+    client = _redis_client(cache)
+    if client is not None:
+        stored = client.eval(
+            _MAX_SCRIPT, 1, cache.make_and_validate_key(cache_key), until_ms, timeout * 1000
+        )
+        return int(stored) / 1000
+    if cache.add(cache_key, until_ms, timeout=timeout):
+        return until_ms / 1000
+    current = cache.get(cache_key)
+    if current is not None and int(current) >= until_ms:
+        return int(current) / 1000
+    cache.set(cache_key, until_ms, timeout=timeout)
+    return until_ms / 1000
 
 
 def blocked_for(key: str, *, now: float | None = None) -> float:
@@ -78,7 +107,7 @@ def blocked_for(key: str, *, now: float | None = None) -> float:
     if value is None:
         return 0.0
     now = time.time() if now is None else now
-    return max(0.0, float(value) - now)
+    return max(0.0, int(value) / 1000 - now)
 
 
 def unblock(key: str) -> None:

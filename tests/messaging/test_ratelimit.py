@@ -49,15 +49,29 @@ def test_keeps_the_latest_end(gate: str) -> None:
     assert ratelimit.blocked_for(gate, now=1002.0) == pytest.approx(100.0)
 
 
-def test_concurrent_reports_keep_the_maximum(gate: str) -> None:
+@pytest.mark.redis
+def test_concurrent_reports_keep_the_maximum_on_redis(settings: Any) -> None:
+    """On Redis the max is one atomic script: whatever the interleaving, the longest wins."""
+    settings.CACHES = {**settings.CACHES, "gate": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": redis_url(13), "KEY_PREFIX": f"t{uuid.uuid4().hex[:8]}"}}  # fmt: skip
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "RATE_LIMIT_CACHE": "gate"}
+    key = f"webexteams:bot:{uuid.uuid4().hex[:16]}"
     values = [float(v) for v in range(1, 41)]
-    threads = [threading.Thread(target=ratelimit.block, args=(gate, v), kwargs={"now": 0.0})
-               for v in values]  # fmt: skip
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert ratelimit.blocked_for(gate, now=0.0) == max(values)
+    for _ in range(5):
+        barrier = threading.Barrier(len(values))
+
+        def report(v: float) -> None:
+            barrier.wait()
+            ratelimit.block(key, v, now=0.0)
+
+        threads = [threading.Thread(target=report, args=(v,)) for v in values]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert ratelimit.blocked_for(key, now=0.0) == max(values)
+        ratelimit.unblock(key)
 
 
 def test_unblock(gate: str) -> None:
@@ -66,9 +80,30 @@ def test_unblock(gate: str) -> None:
     assert ratelimit.blocked_for(gate) == 0.0
 
 
-def test_the_entry_expires_on_its_own(gate: str, monkeypatch: Any) -> None:
-    # The cache entry carries a timeout just past the block, so a crashed worker (or a bogus
+@pytest.mark.redis
+def test_the_redis_entry_expires_on_its_own(settings: Any) -> None:
+    # The entry carries a TTL just past the block, so a crashed worker (or a bogus
     # Retry-After) can never leave a credential blocked forever.
+    settings.CACHES = {**settings.CACHES, "gate": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": redis_url(13), "KEY_PREFIX": f"t{uuid.uuid4().hex[:8]}"}}  # fmt: skip
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "RATE_LIMIT_CACHE": "gate"}
+    cache = ratelimit.gate_cache()
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    full_key = cache.make_and_validate_key("webexteams:gate:k1")
+    ratelimit.block("k1", 7.2)
+    assert 8000 < client.pttl(full_key) <= 9000
+    ratelimit.block("k1", 2)  # shorter: neither the end nor the TTL shrinks
+    assert 8000 < client.pttl(full_key) <= 9000
+    ratelimit.block("k1", 30)
+    assert 30000 < client.pttl(full_key) <= 31000
+
+
+def test_the_entry_expires_on_its_own(monkeypatch: Any, settings: Any) -> None:
+    settings.CACHES = {**settings.CACHES, "gate": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": uuid.uuid4().hex}}  # fmt: skip
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "RATE_LIMIT_CACHE": "gate"}
     cache = ratelimit.gate_cache()
     timeouts: list[Any] = []
     for name in ("add", "set"):
@@ -80,10 +115,9 @@ def test_the_entry_expires_on_its_own(gate: str, monkeypatch: Any) -> None:
 
         monkeypatch.setattr(cache, name, spy)
     monkeypatch.setattr(ratelimit, "gate_cache", lambda: cache)
-    ratelimit.block(gate, 7.2, now=1000.0)
-    ratelimit.block(gate, 30, now=1000.0)
-    assert timeouts[0] == 9
-    assert timeouts[-1] == 31
+    ratelimit.block("k2", 7.2, now=1000.0)
+    ratelimit.block("k2", 30, now=1000.0)
+    assert timeouts == [9, 31, 31]  # add (new), add (exists: refused), set (longer)
 
 
 def test_pacing_is_off_by_default(gate: str) -> None:
