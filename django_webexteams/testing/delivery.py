@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("django_webexteams.testing")
 
 
+# Deliveries go straight to the target: never through a proxy from the environment
+# (HTTP_PROXY), which would take a loopback test off the machine.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def sign(secret: str, body: bytes) -> str:
     """``X-Spark-Signature``: lowercase hex HMAC-SHA1 of the raw body keyed with the secret."""
     return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
@@ -214,7 +219,7 @@ class Dispatcher:
             delivery.target_url, data=delivery.body, headers=delivery.headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(req, timeout=self.fake.webhook_timeout) as resp:  # noqa: S310
+            with _opener.open(req, timeout=self.fake.webhook_timeout) as resp:
                 resp.read()
                 delivery.status_code = resp.status
         except urllib.error.HTTPError as exc:

@@ -402,3 +402,58 @@ def test_error_bodies_match_the_error_schema(
     assert resp.status_code == status
     jsonschema.validate(resp.json(), _error_schema())
     assert resp.json()["trackingId"] == resp.headers["TrackingID"]
+
+
+def _required_fields(spec: dict[str, Any], method: str, path: str) -> list[tuple[str, str]]:
+    """(where, name) of required body fields and query parameters of an operation."""
+    op = spec["paths"][path][method]
+    out = [
+        ("query", p["name"])
+        for p in op.get("parameters", [])
+        if p.get("required") and p.get("in") == "query"
+    ]
+    body = op.get("requestBody")
+    while isinstance(body, dict) and "$ref" in body:
+        target: Any = spec
+        for part in body["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        body = target
+    for content in (body or {}).get("content", {}).values():
+        schema = _to_json_schema(spec, content.get("schema", {}))
+        out += [("json", name) for name in schema.get("required", [])]
+        break
+    return out
+
+
+REQUIRED_CASES = [
+    (spec_name, method, path, where, name)
+    for spec_name, method, path in OPERATIONS
+    for where, name in _required_fields(_load(spec_name), method, path)
+]
+
+
+@pytest.mark.parametrize(
+    ("spec_name", "method", "path", "where", "name"),
+    REQUIRED_CASES,
+    ids=[f"{m.upper()} {p} without {n}" for _, m, p, _, n in REQUIRED_CASES],
+)
+def test_missing_required_field_is_400_naming_it(
+    fake_webex: Any, spec_name: str, method: str, path: str, where: str, name: str
+) -> None:
+    world = World(fake_webex)
+    method, concrete, kwargs = _request(world, method, path)
+    container = kwargs.get("params" if where == "query" else "json")
+    if container is None or name not in container:
+        pytest.skip(f"{name} is not sent by the valid request (an either/or field)")
+    kwargs = copy.deepcopy(kwargs)
+    del kwargs["params" if where == "query" else "json"][name]
+    resp = requests.request(
+        method.upper(),
+        fake_webex.base_url + concrete,
+        headers={"Authorization": f"Bearer {world.alice.token}"},
+        timeout=10,
+        **kwargs,
+    )
+    assert resp.status_code == 400, resp.text
+    jsonschema.validate(resp.json(), _error_schema())
+    assert name in resp.json()["message"]

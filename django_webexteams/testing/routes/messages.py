@@ -107,7 +107,9 @@ def _file_from_url(ctx: Ctx, url: str) -> str:
     if not _is_loopback(parts.hostname):
         return url
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback only
+        # Loopback only, and never through a proxy from the environment.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=5) as resp:
             data = resp.read(MAX_FILE_BYTES + 1)
             ctype = resp.headers.get_content_type() or "application/octet-stream"
             disp = resp.headers.get("Content-Disposition", "")
