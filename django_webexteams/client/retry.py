@@ -96,7 +96,7 @@ class RetryExecutor:
         should_retry: Callable[[BaseException, int], bool | None] | None = None,
         on_retry: Callable[[BaseException, int, float], None] | None = None,
     ) -> None:
-        self.policy = policy or RetryPolicy(wait_on_rate_limit=True)
+        self.policy = policy or RetryPolicy()
         self.should_retry = should_retry
         self.on_retry = on_retry
 
