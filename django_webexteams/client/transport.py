@@ -173,8 +173,8 @@ class Transport:
     # -- URLs ---------------------------------------------------------------------------
     def url(self, path: str) -> str:
         """Absolute URL for an API path (``"/rooms"``) or a full URL."""
-        if path.startswith(("http://", "https://")):
-            return path
+        if _ABSOLUTE_RE.match(path):
+            return path  # any scheme: check_trusted() then refuses what is not http(s)
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def is_trusted(self, url: str) -> bool:
@@ -426,6 +426,7 @@ class Transport:
         return ApiResponse(data, tid, response)
 
 
+_ABSOLUTE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")
 
 

@@ -332,3 +332,12 @@ def test_requests_itself_strips_authorization_on_cross_host_redirects(
         session.get("https://webexapis.com/v1/x", headers={"Authorization": "Bearer T"})
     assert rsps.calls[0].request.headers.get("Authorization") == "Bearer T"
     assert "Authorization" not in rsps.calls[1].request.headers
+
+
+def test_scheme_case_does_not_matter(client: WebexClient, rsps: responses.RequestsMock) -> None:
+    rsps.head(f"{BASE_URL}/contents/C1", headers={"Content-Length": "1"})
+    assert client.contents.info("HTTPS://WebexAPIs.com/v1/contents/C1").size == 1
+    with pytest.raises(ValueError):
+        client.contents.info("HTTPS://evil.example/v1/contents/C1")
+    with pytest.raises(ValueError):
+        client.contents.info("file:///etc/passwd")
