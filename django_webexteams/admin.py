@@ -423,7 +423,8 @@ class CredentialAdmin(EncryptedFieldsAdmin):
         """Spend the refresh token now (``tokens.refresh_credential(force=True)``, under the
         row lock): one request per credential, so a Celery task each with
         ``ADMIN_TASKS = "celery"``. Bots have nothing to refresh."""
-        rows = list(queryset.filter(kind=Credential.Kind.USER).only("pk"))
+        pks = queryset.filter(kind=Credential.Kind.USER).values_list("pk", flat=True)
+        rows = list(defer_encrypted(Credential.objects.filter(pk__in=list(pks))))
         skipped = queryset.exclude(kind=Credential.Kind.USER).count()
         if skipped:
             self.message_user(
@@ -863,7 +864,7 @@ class WebhookDeliveryAdmin(EncryptedFieldsAdmin):
         from django_webexteams import webhooks
 
         sync = admin_tasks_mode() != "celery"
-        rows = list(queryset.only("pk"))
+        rows = list(WebhookDelivery.objects.filter(pk__in=queryset.values("pk")).only("pk"))
         if sync and _too_many(self, request, len(rows)):
             return
         for row in rows:
