@@ -154,10 +154,10 @@ def _target_room(ctx: Ctx, data: dict[str, Any]) -> tuple[Room, Person | None]:
     room = ctx.state.direct_room(ctx.me, other)
     if room is None:
         room = ctx.state.create_room(ctx.me, other.display_name, type="direct")
-        for person in (ctx.me, other):
-            m = ctx.state.add_member(room, person)
-            ctx.emit("memberships", "created", ctx.state.membership_json(m), room_id=room.id)
+        members = [ctx.state.add_member(room, person) for person in (ctx.me, other)]
         ctx.emit("rooms", "created", room.to_json(), room_id=room.id)
+        for m in members:
+            ctx.emit("memberships", "created", ctx.state.membership_json(m), room_id=room.id)
     return room, other
 
 
@@ -288,7 +288,7 @@ def create_message(ctx: Ctx) -> Any:
     ctx.emit(
         "messages",
         "created",
-        body,
+        dict(body),
         hook_data=hook_data(ctx, msg),
         room_id=room.id,
         owner_ids=_owners_for(ctx, room, msg),
