@@ -90,6 +90,11 @@ class FakeWebex:
         self.stop()
 
     @property
+    def connections(self) -> int:
+        """TCP connections the server accepted so far (0 when not serving)."""
+        return int(self._server.httpd.connections) if self._server is not None else 0
+
+    @property
     def url(self) -> str:
         """Root URL of the server, e.g. ``http://127.0.0.1:PORT``."""
         if self._server is None:
@@ -366,6 +371,17 @@ class FakeWebex:
         if secret:
             body["secret"] = secret
         return Obj(self.call(actor, "POST", "/webhooks", body))
+
+    def set_file_scan(self, file: str, state: str, *, retry_after: int = 2) -> None:
+        """Set the malware-scan state of an uploaded file (its contents URL or id):
+        ``"scanning"`` (423 + Retry-After), ``"infected"`` (410), ``"unscannable"`` (428 unless
+        ``?allow=unscannable``) or ``"clean"``."""
+        if state not in ("clean", "scanning", "infected", "unscannable"):
+            raise ValueError(f"unknown scan state {state!r}")
+        file_id = file.rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+        with self.state.lock:
+            stored = self.state.files[file_id]
+            stored.scan_state, stored.scan_retry_after = state, retry_after
 
     def webhook_status(self, webhook_id: str) -> str | None:
         with self.state.lock:

@@ -205,6 +205,10 @@ class StoredFile:
     content_type: str
     data: bytes
     room_id: str | None = None
+    # Webex scans uploads: "scanning" answers 423 + Retry-After, "infected" 410,
+    # "unscannable" 428 unless the download passes ?allow=unscannable.
+    scan_state: str = "clean"
+    scan_retry_after: int = 2
 
 
 @dataclass(eq=False)

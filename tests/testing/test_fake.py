@@ -296,3 +296,60 @@ def test_helpers_refuse_what_the_api_refuses(fake_webex: Any, alice: Any, bob: A
 
 def test_person_repr_hides_token(alice: Any) -> None:
     assert alice.token not in repr(alice)
+
+
+def test_keep_alive_reuses_one_connection(fake_webex: Any, alice: Any) -> None:
+    session = requests.Session()
+    headers = {"Authorization": f"Bearer {alice.token}"}
+    before = fake_webex.connections
+    for _ in range(5):
+        assert session.get(fake_webex.base_url + "/people/me", headers=headers).ok
+    assert fake_webex.connections - before == 1
+
+
+def test_concurrent_requests_are_consistent(fake_webex: Any, alice: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    room = fake_webex.create_room(alice, "Busy")
+
+    def post(i: int) -> str:
+        resp = Api(fake_webex.base_url, alice.token).post(
+            "/messages", json={"roomId": room.id, "text": f"m{i}"}
+        )
+        assert resp.status_code == 200, resp.text
+        return str(resp.json()["id"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(post, range(40)))
+    assert len(set(ids)) == 40
+    assert len(fake_webex.messages_in(room.id)) == 40
+    assert fake_webex.unexpected_errors == []
+
+
+def test_latency_is_applied(fake_webex: Any, alice: Any, api: Any, monkeypatch: Any) -> None:
+    from django_webexteams.testing import app
+
+    slept: list[float] = []
+    monkeypatch.setattr(app.time, "sleep", slept.append)
+    fake_webex.set_latency(0.25, path="/rooms")
+    api(alice).get("/people/me")
+    api(alice).get("/rooms")
+    assert slept == [0.25]
+
+
+def test_quirk_next_link_drops_filters(fake_webex: Any, alice: Any, api: Any) -> None:
+    fake_webex.quirks.next_link_drops_filters = True
+    room = fake_webex.create_room(alice, "Q")
+    for i in range(3):
+        fake_webex.post_message(alice, room.id, text=str(i))
+    resp = api(alice).get("/messages", params={"roomId": room.id, "max": 2})
+    assert "roomId" not in resp.links["next"]["url"]
+    assert_webex_error(api(alice).get(resp.links["next"]["url"]), 400)
+
+
+def test_reset_faults(fake_webex: Any, alice: Any, api: Any) -> None:
+    fake_webex.fail_next(500, times=5)
+    fake_webex.set_rate_limit(per_minute=1)
+    fake_webex.reset_faults()
+    for _ in range(3):
+        assert api(alice).get("/people/me").status_code == 200

@@ -108,3 +108,20 @@ def test_message_with_file_cannot_be_edited(fake_webex: Any, alice: Any, api: An
     msg = fake_webex.post_message(alice, room.id, text="f", file=("a.txt", b"a", "text/plain"))
     resp = api(alice).put(f"/messages/{msg.id}", json={"roomId": room.id, "text": "new"})
     assert_webex_error(resp, 400)
+
+
+def test_scan_states(fake_webex: Any, alice: Any, api: Any) -> None:
+    room = fake_webex.create_room(alice, "Scan")
+    msg = fake_webex.post_message(alice, room.id, file=("a.bin", b"data", "application/pdf"))
+    (url,) = msg.files
+    fake_webex.set_file_scan(url, "scanning", retry_after=3)
+    locked = api(alice).get(url)
+    assert_webex_error(locked, 423)
+    assert locked.headers["Retry-After"] == "3"
+    fake_webex.set_file_scan(url, "infected")
+    assert_webex_error(api(alice).get(url), 410)
+    fake_webex.set_file_scan(url, "unscannable")
+    assert_webex_error(api(alice).get(url), 428)
+    assert api(alice).get(url, params={"allow": "unscannable"}).content == b"data"
+    fake_webex.set_file_scan(url, "clean")
+    assert api(alice).get(url).content == b"data"
