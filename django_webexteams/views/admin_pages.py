@@ -589,7 +589,7 @@ def licenses_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> HttpRes
             for lic in licenses[:MAX_LICENSES]:
                 total = lic.total_units or 0
                 used = lic.consumed_units or 0
-                percent = min(100, round(used * 100 / total)) if total > 0 else 0
+                percent = min(100.0, round(used * 100 / total, 1)) if total > 0 else 0
                 rows.append(
                     {
                         "license": lic,
@@ -690,7 +690,7 @@ def license_detail_view(
         license_id=license_id,
         consumed=used,
         total=total,
-        percent=min(100, round(used * 100 / total)) if total > 0 else 0,
+        percent=min(100.0, round(used * 100 / total, 1)) if total > 0 else 0,
         holders=holders,
         source=source,
         scanned=scanned,

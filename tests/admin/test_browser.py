@@ -1,0 +1,117 @@
+"""Real Chromium logs into the admin, opens the live spaces and licenses pages, follows Next.
+
+Debian's chromium through Playwright's ``executable_path``; screenshots go to test-artifacts/
+(look at them: they are the check that the pages look like the rest of the admin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from django_webexteams.models import Credential
+from tests.admin.conftest import World
+from tests.conftest import chromium_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django would then refuse the
+    # ORM calls the test makes between page actions. The live server has its own thread.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1280, "height": 900})
+            tab.set_default_timeout(20_000)
+            yield tab
+        finally:
+            browser.close()
+
+
+def test_admin_live_pages_in_chromium(
+    page: Any, live_server: Any, world: World, spaces: Any, django_user_model: Any
+) -> None:
+    staff = django_user_model.objects.create_superuser("staff", "staff@example.com", "secret-pw")
+    admin_account = Credential.objects.create(
+        kind="user",
+        owner=staff,
+        webex_person_id=world.admin.id,
+        email="boss@example.com",
+        display_name="Boss",
+        access_token=world.admin.token,
+    )
+    world.fake.post_message(world.alice, spaces[0].id, text="Hello bot", mentions=[world.bot])
+
+    page.goto(live_server.url + "/admin/")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", "secret-pw")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    index = page.inner_text("#content-main")
+    assert "Webex spaces (live)" in index and "Webex licenses (live)" in index
+    page.screenshot(path=str(ARTIFACTS / "admin-index.png"), full_page=True)
+
+    # Spaces, three per page: follow Next twice, then Previous.
+    page.click("text=Webex spaces (live)")
+    page.wait_for_selector("#result_list")
+    page.goto(page.url + "?max=3")
+    assert page.locator("tr.webex-space").count() == 3
+    assert "Space 1" in page.inner_text("#result_list")
+    page.screenshot(path=str(ARTIFACTS / "admin-spaces-page1.png"), full_page=True)
+
+    page.click("#webex-next")
+    page.wait_for_load_state()
+    assert "Space 4" in page.inner_text("#result_list")
+    assert "Space 1" not in page.inner_text("#result_list")
+    page.screenshot(path=str(ARTIFACTS / "admin-spaces-page2.png"), full_page=True)
+    page.click("#webex-next")
+    page.wait_for_load_state()
+    assert page.locator("tr.webex-space").count() == 1
+    assert page.locator("#webex-next").count() == 0
+    page.click("#webex-previous")
+    page.wait_for_load_state()
+    assert "Space 4" in page.inner_text("#result_list")
+
+    # Search and the detail page of a space.
+    page.goto(live_server.url + "/admin/webexteams/space/?q=space%201")
+    page.click("text=Space 1")
+    page.wait_for_selector("#webex-members")
+    assert "alice@example.com" in page.inner_text("#webex-members")
+    assert "Hello bot" in page.inner_text("#webex-messages")
+    page.screenshot(path=str(ARTIFACTS / "admin-space-detail.png"), full_page=True)
+
+    # Licenses as the staff member's own (administrator) Webex account.
+    page.goto(live_server.url + "/admin/webexteams/license/")
+    page.select_option("#id_credential", str(admin_account.pk))
+    page.click("#changelist-search input[type=submit]")
+    page.wait_for_selector("tr.webex-license")
+    assert "Messaging" in page.inner_text("#result_list")
+    page.screenshot(path=str(ARTIFACTS / "admin-licenses.png"), full_page=True)
+    page.click("text=Messaging")
+    page.wait_for_selector("#webex-holders")
+    assert "alice@example.com" in page.inner_text("#webex-holders")
+    page.screenshot(path=str(ARTIFACTS / "admin-license-detail.png"), full_page=True)
+
+    # The default bot is no administrator: the 403 is a message on the page.
+    page.goto(live_server.url + "/admin/webexteams/license/?credential=bot")
+    assert "403 Forbidden" in page.inner_text(".messagelist")
+    page.screenshot(path=str(ARTIFACTS / "admin-licenses-403.png"), full_page=True)
