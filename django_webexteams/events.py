@@ -34,6 +34,17 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _datetime(value: Any) -> datetime | None:
+    # The payload is signed but its fields are still data: a malformed timestamp must not
+    # keep the event from being dispatched.
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
+
+
 @dataclass(eq=False)
 class WebhookEvent:
     """One Webex webhook event, parsed from a stored delivery payload.
@@ -71,7 +82,6 @@ class WebhookEvent:
     ) -> WebhookEvent:
         """Build an event from a delivery payload that :func:`webhooks.parse_payload` accepted."""
         data = payload.get("data")
-        created = _str(payload.get("created"))
         return cls(
             resource=str(payload.get("resource", "")),
             event=str(payload.get("event", "")),
@@ -86,7 +96,7 @@ class WebhookEvent:
             app_id=_str(payload.get("appId")),
             owned_by=_str(payload.get("ownedBy")),
             status=_str(payload.get("status")),
-            created=parse_datetime(created) if created else None,
+            created=_datetime(payload.get("created")),
             webhook=webhook,
         )
 

@@ -296,3 +296,10 @@ def test_deleted_events_cannot_be_fetched() -> None:
     other = WebhookEvent.from_payload(payload("w", resource="meetings", event="started"))
     with pytest.raises(EventNotFetchableError, match="meetings"):
         other.fetch()
+
+
+@pytest.mark.parametrize("created", ["2026-13-45T99:00:00Z", "yesterday", 42, None])
+def test_odd_timestamps_do_not_stop_the_event(created: Any) -> None:
+    event = WebhookEvent.from_payload(payload("w", created=created))
+    assert event.created is None
+    assert event.resource == "messages"
