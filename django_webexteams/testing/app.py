@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("django_webexteams.testing")
 
+_sleep = time.sleep  # module-level so tests can observe latency without waiting
+
 DROP = object()  # handle() result: close the connection without answering
 
 _DEFAULT_MESSAGES = {
@@ -159,7 +161,7 @@ class FakeApp:
                 return DROP
             delay = faults.delay_for(req.path)
             if delay:
-                time.sleep(delay)
+                _sleep(delay)
             rule = faults.take_rule(req.method, req.path)
             if rule is not None:
                 headers = {}

@@ -327,10 +327,8 @@ def test_concurrent_requests_are_consistent(fake_webex: Any, alice: Any) -> None
 
 
 def test_latency_is_applied(fake_webex: Any, alice: Any, api: Any, monkeypatch: Any) -> None:
-    from django_webexteams.testing import app
-
     slept: list[float] = []
-    monkeypatch.setattr(app.time, "sleep", slept.append)
+    monkeypatch.setattr("django_webexteams.testing.app._sleep", slept.append)
     fake_webex.set_latency(0.25, path="/rooms")
     api(alice).get("/people/me")
     api(alice).get("/rooms")
