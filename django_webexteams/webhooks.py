@@ -580,32 +580,37 @@ def process_delivery(delivery_id: int, *, force: bool = False) -> WebhookDeliver
         return delivery
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
     delivery.attempts += 1
-    webhook = delivery.webhook
-    event = WebhookEvent.from_payload(delivery.payload, webhook=webhook)
-
     failures: list[tuple[Any, BaseException]] = []
     try:
-        own = not conf.get("WEBHOOK_DISPATCH_OWN_EVENTS") and _is_own_event(event, webhook)
-    except Exception as exc:
-        own = False
-        failures.append((own_person_id, exc))
-    if own:
-        return _finish(delivery, WebhookDelivery.Status.IGNORED)
-    if not failures:
-        specific = signals.EVENT_SIGNALS.get((event.resource, event.event))
-        for signal in (signals.webhook_received, specific):
-            if signal is None:
-                continue
-            responses = signal.send_robust(
-                sender=Webhook, event=event, webhook=webhook, delivery=delivery
-            )
-            failures.extend((r, res) for r, res in responses if isinstance(res, BaseException))
+        status = _dispatch(delivery, failures)
+    except Exception as exc:  # our own bug or a setting: record it, never leave it "received"
+        logger.exception("Dispatching webhook delivery %s failed", delivery.pk)
+        failures.append((process_delivery, exc))
+        status = WebhookDelivery.Status.FAILED
     if failures:
         error = "\n".join(f"{_receiver_name(r)}: {type(e).__name__}: {e}" for r, e in failures)
         tb = "\n".join("".join(traceback.format_exception(e)) for _, e in failures)
         logger.warning("Webhook delivery %s failed in %d receiver(s)", delivery.pk, len(failures))
         return _finish(delivery, WebhookDelivery.Status.FAILED, error=error, tb=tb)
-    return _finish(delivery, WebhookDelivery.Status.PROCESSED)
+    return _finish(delivery, status)
+
+
+def _dispatch(delivery: WebhookDelivery, failures: list[tuple[Any, BaseException]]) -> str:
+    """Send the signals for ``delivery``, collecting receivers' exceptions in ``failures``;
+    returns the status to record."""
+    webhook = delivery.webhook
+    event = WebhookEvent.from_payload(delivery.payload, webhook=webhook)
+    if not conf.get("WEBHOOK_DISPATCH_OWN_EVENTS") and _is_own_event(event, webhook):
+        return WebhookDelivery.Status.IGNORED
+    specific = signals.EVENT_SIGNALS.get((event.resource, event.event))
+    for signal in (signals.webhook_received, specific):
+        if signal is None:
+            continue
+        responses = signal.send_robust(
+            sender=Webhook, event=event, webhook=webhook, delivery=delivery
+        )
+        failures.extend((r, res) for r, res in responses if isinstance(res, BaseException))
+    return WebhookDelivery.Status.FAILED if failures else WebhookDelivery.Status.PROCESSED
 
 
 def _finish(

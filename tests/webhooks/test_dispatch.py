@@ -303,3 +303,13 @@ def test_odd_timestamps_do_not_stop_the_event(created: Any) -> None:
     event = WebhookEvent.from_payload(payload("w", created=created))
     assert event.created is None
     assert event.resource == "messages"
+
+
+def test_an_internal_error_marks_the_delivery_failed_not_stuck(
+    target: Target, client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    with mock.patch.object(webhooks, "_is_own_event", side_effect=KeyError("surprise")):
+        assert deliver(client, target, django_capture_on_commit_callbacks).status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert "KeyError" in delivery.error and "surprise" in delivery.traceback
