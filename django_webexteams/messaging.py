@@ -78,6 +78,7 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "DeliveryResult",
     "InvalidMessageError",
+    "StoredFileError",
     "deliver",
     "enqueue_delivery",
     "lease_seconds",
@@ -100,6 +101,10 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 _RECONCILE_SKEW = timedelta(seconds=30)
 #: How many recent messages of the target space reconciliation reads at most.
 _RECONCILE_SCAN = 100
+
+
+class StoredFileError(Exception):
+    """The file queued with a message can no longer be read from storage."""
 
 
 class InvalidMessageError(ValueError):
@@ -585,9 +590,16 @@ def _attempt(
         return _fail(row, exc)
     except WebexError as exc:
         return _transient(row, exc, failures, _earliest(reconcile_since, attempt_started))
-    except (OSError, ValueError) as exc:
-        # The stored file is gone or unreadable, or the client refused the arguments.
+    except (StoredFileError, ValueError) as exc:
+        # The stored file is gone or unreadable, or the client refused the arguments (checked
+        # before any request): neither gets better by retrying.
         return _fail(row, exc)
+    except Exception as exc:
+        # Anything else (a bug, an unwrapped library error) may have hit after the request
+        # went out: log it, treat the outcome as unknown, retry within SEND_MAX_ATTEMPTS.
+        # Letting it escape would leave the row "sending" until its lease runs out.
+        logger.exception("Outbound message %s: unexpected error while sending", row.pk)
+        return _transient(row, exc, failures, _earliest(reconcile_since, attempt_started))
     return _mark_sent(row, message)
 
 
@@ -605,7 +617,10 @@ def _post(client: WebexClient, row: OutboundMessage) -> Message:
         stored = str(row.file.name)
         name = row.file_name or os.path.basename(stored)
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        handle = row.file.storage.open(stored, "rb")
+        try:
+            handle = row.file.storage.open(stored, "rb")
+        except OSError as exc:
+            raise StoredFileError(f"cannot read the queued file {stored!r}: {exc}") from exc
         try:
             # Multipart upload; the client closes the handle, we make sure of it too.
             return client.messages.create(files=[(name, handle, content_type)], **kwargs)

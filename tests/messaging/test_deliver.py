@@ -418,3 +418,24 @@ def test_enqueue_uses_the_configured_queue(monkeypatch: Any, settings: Any) -> N
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "CELERY_QUEUE": "webex"}
     messaging.enqueue_delivery(8)
     assert sent == [{"args": (7,)}, {"args": (8,), "queue": "webex"}]
+
+
+def test_missing_stored_file_fails(webex: Any, received: Any) -> None:
+    row = queue(room_id=webex.room.id, file=("gone.txt", b"abc"))
+    row.file.storage.delete(str(row.file.name))
+    assert messaging.deliver(row.pk).outcome == "failed"
+    row.refresh_from_db()
+    assert "cannot read the queued file" in row.last_error
+    assert posts(webex) == 0
+
+
+def test_unexpected_error_is_retried_as_unknown_outcome(webex: Any, monkeypatch: Any) -> None:
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug somewhere below")
+
+    monkeypatch.setattr(messaging, "_post", explode)
+    row = queue(room_id=webex.room.id, text="bug")
+    result = messaging.deliver(row.pk)
+    assert result.outcome == "retry" and "reconcile_since" in result.retry_kwargs
+    row.refresh_from_db()
+    assert row.status == "queued" and "a bug somewhere below" in row.last_error

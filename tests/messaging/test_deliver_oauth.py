@@ -9,12 +9,12 @@ import pytest
 
 from django_webexteams import messaging
 from django_webexteams.models import Credential
-from tests.oauth.conftest import (  # noqa: F401 - fixtures
-    OAuthEnv,
-    make_user_credential,
-    oauth_env,
-    revoke_access_token,
-)
+from tests.oauth import conftest as oauth_fixtures
+from tests.oauth.conftest import OAuthEnv, revoke_access_token
+
+# The OAuth tests' fixtures: a fake Webex with our integration, user credentials in it.
+oauth_env = oauth_fixtures.oauth_env
+make_user_credential = oauth_fixtures.make_user_credential
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def test_401_refreshes_once_and_the_message_is_sent(
     webex: Any,
     oauth_env: OAuthEnv,
-    make_user_credential: Callable[..., Any],  # noqa: F811
+    make_user_credential: Callable[..., Any],
 ) -> None:
     credential = make_user_credential(webex.alice.email)
     # Webex revoked the access token early; our expiry time still says it is good.
@@ -41,7 +41,7 @@ def test_401_refreshes_once_and_the_message_is_sent(
 def test_401_with_a_revoked_refresh_token_fails(
     webex: Any,
     oauth_env: OAuthEnv,
-    make_user_credential: Callable[..., Any],  # noqa: F811
+    make_user_credential: Callable[..., Any],
 ) -> None:
     credential = make_user_credential(webex.alice.email)
     revoke_access_token(webex.fake, credential.access_token)
