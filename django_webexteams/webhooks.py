@@ -451,6 +451,10 @@ def dedupe_key(payload: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
+def _stored(key: str) -> WebhookDelivery | None:
+    return WebhookDelivery.objects.filter(dedupe_key=key).first()
+
+
 def accept_delivery(webhook: Webhook, payload: dict[str, Any]) -> tuple[WebhookDelivery, bool]:
     """Store a verified, parsed delivery and schedule its dispatch after commit.
 
@@ -460,7 +464,8 @@ def accept_delivery(webhook: Webhook, payload: dict[str, Any]) -> tuple[WebhookD
     savepoint and returns the winner's row.
     """
     key = dedupe_key(payload)
-    existing = WebhookDelivery.objects.filter(dedupe_key=key).first()
+    # Fast path for the common redelivery; the unique constraint below decides races.
+    existing = _stored(key)
     if existing is not None:
         return existing, False
     data = payload["data"]

@@ -181,3 +181,23 @@ def test_a_client_that_hangs_up_mid_body_gets_a_4xx(target: Target) -> None:
     webhook_uuid = Webhook.objects.get(webex_id=target.webex_id).uuid
     assert receive(request, uuid=webhook_uuid).status_code == 400
     assert WebhookDelivery.objects.count() == 0
+
+
+def test_losing_the_insert_race_is_a_duplicate_inside_a_savepoint(webhook: Webhook) -> None:
+    """Two copies both pass the fast-path lookup; the second insert hits the unique
+    constraint. It must return the first row, and the surrounding transaction stays usable
+    (the IntegrityError was confined to a savepoint)."""
+    from unittest import mock
+
+    from django.db import transaction
+
+    from django_webexteams import webhooks
+
+    body = payload(webhook.webex_id)
+    with transaction.atomic():
+        first, created = webhooks.accept_delivery(webhook, body)
+        assert created
+        with mock.patch.object(webhooks, "_stored", return_value=None):
+            second, created_again = webhooks.accept_delivery(webhook, body)
+        assert (second.pk, created_again) == (first.pk, False)
+        assert WebhookDelivery.objects.count() == 1  # the transaction still works
