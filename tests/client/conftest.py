@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,20 +14,6 @@ from django_webexteams.client import RetryPolicy, WebexClient
 
 TOKEN = "SECRET-TOKEN-abc123-do-not-leak"
 BASE_URL = "https://webexapis.com/v1"
-
-REPO = Path(__file__).resolve().parents[2]
-SPEC_DIRS = [REPO.parent / "shared" / "webex-openapi", REPO / "webex-openapi"]
-
-
-def spec_dir() -> Path | None:
-    import os
-
-    env = os.environ.get("WEBEX_OPENAPI_DIR")
-    candidates = [Path(env)] if env else []
-    for candidate in [*candidates, *SPEC_DIRS]:
-        if (candidate / "webex-messaging.json").exists():
-            return candidate
-    return None
 
 
 class Sleeps(list[float]):
