@@ -275,3 +275,33 @@ def test_prune_deletes_old_deliveries_only(settings: Any) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "DELIVERY_RETENTION_DAYS": 0}
     with pytest.raises(CommandError, match="positive"):
         run("webexteams_deliveries", "prune")
+
+
+def test_registration_learns_the_bots_person_id(fake_webex: Any, bot: Any) -> None:
+    from django.core.cache import caches
+
+    webhooks.register_webhook(name="x", resource="messages", event="created")
+    assert caches["default"].get(webhooks._me_cache_key(None)) == bot.id
+
+
+def test_webex_disabling_after_failed_deliveries_is_noticed(
+    fake_webex: Any, bot: Any, settings: Any, disabled_calls: Any
+) -> None:
+    """Realistic: deliveries to an unreachable target fail until the fake disables the
+    webhook (as Webex does after 100 failures in 5 minutes; 3 here)."""
+    fake_webex.webhook_failure_limit = 3
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_BASE_URL": "http://127.0.0.1:9"}
+    webhook = webhooks.register_webhook(name="x", resource="messages", event="created")
+    alice = fake_webex.add_person("alice@example.com", "Alice")
+    room = fake_webex.create_room(alice, "Room", members=[bot])
+    for n in range(3):
+        fake_webex.post_message(alice, room.id, text=f"message {n}", mentions=[bot])
+    fake_webex.wait_for_deliveries(3)
+    assert fake_webex.wait_for_idle()
+    assert fake_webex.webhook_status(str(webhook.webex_id)) == "inactive"
+
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_AUTO_REACTIVATE": True}
+    result = webhooks.check_webhooks()
+    assert result.reactivated == [webhook]
+    assert disabled_calls[0]["reactivated"] is True
+    assert fake_webex.webhook_status(str(webhook.webex_id)) == "active"
