@@ -46,6 +46,10 @@ def _answer(status: int, text: str) -> HttpResponse:
 def _reject(status: int, hook: uuid_module.UUID, reason: str) -> HttpResponse:
     # The reason is one of our fixed strings: never the body, the signature or the secret.
     logger.warning("Rejected webhook delivery for %s: %s", hook, reason)
+    if status == 403:
+        # One answer for every authentication failure (no secret, missing, malformed or
+        # wrong signature): a prober learns nothing about which check failed. The log says.
+        return _answer(403, "invalid signature")
     return _answer(status, reason)
 
 

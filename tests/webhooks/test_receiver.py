@@ -201,3 +201,8 @@ def test_losing_the_insert_race_is_a_duplicate_inside_a_savepoint(webhook: Webho
             second, created_again = webhooks.accept_delivery(webhook, body)
         assert (second.pk, created_again) == (first.pk, False)
         assert WebhookDelivery.objects.count() == 1  # the transaction still works
+
+
+def test_every_authentication_failure_gets_the_same_answer(target: Target, client: Client) -> None:
+    bodies = {send(client, case.build(target)).content for case in CASES if case.status == 403}
+    assert bodies == {b"invalid signature"}
