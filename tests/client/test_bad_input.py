@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -87,3 +88,14 @@ def test_refreshed_token_is_checked_too(rsps: responses.RequestsMock) -> None:
     rsps.get("https://webexapis.com/v1/people/me", status=401)
     with pytest.raises(ValueError):
         client.people.me()
+
+
+def test_empty_strings_count_as_absent(client: WebexClient, rsps: responses.RequestsMock) -> None:
+    rsps.post("https://webexapis.com/v1/messages", json={"id": "M"})
+    client.messages.create(room_id="", to_person_email="a@example.com", text="hi", parent_id="")
+    assert json.loads(rsps.calls[0].request.body or b"") == {
+        "toPersonEmail": "a@example.com",
+        "text": "hi",
+    }
+    with pytest.raises(ValueError):
+        client.messages.create(room_id="", to_person_id="", text="hi")

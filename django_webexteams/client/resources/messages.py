@@ -47,9 +47,10 @@ class MessagesResource(Resource):
         file object or ``(filename, data, content_type)``; local files go as multipart.
         ``attachments``: adaptive cards
         (``{"contentType": "application/vnd.microsoft.card.adaptive", "content": {...}}``).
-        Never retried automatically (POST): a retry could post the message twice.
+        Never retried on 5xx or connection errors (POST): a retry could post the message
+        twice. (An opted-in 429 wait does resend: Webex refused the first one unprocessed.)
         Raises :class:`ValueError` on bad combinations before any request."""
-        targets = [t for t in (room_id, to_person_id, to_person_email) if t is not None]
+        targets = [t for t in (room_id, to_person_id, to_person_email) if t]  # "" = absent
         if len(targets) != 1:
             raise ValueError(
                 f"pass exactly one of room_id, to_person_id or to_person_email (got {len(targets)})"
@@ -80,10 +81,10 @@ class MessagesResource(Resource):
             raise ValueError("nothing to send: pass text, markdown, files or attachments")
         prepared = prepare_file(file_list[0]) if file_list else None
         fields = body(
-            roomId=room_id,
-            toPersonId=to_person_id,
-            toPersonEmail=to_person_email,
-            parentId=parent_id,
+            roomId=room_id or None,
+            toPersonId=to_person_id or None,
+            toPersonEmail=to_person_email or None,
+            parentId=parent_id or None,
             text=text,
             markdown=markdown,
         )
