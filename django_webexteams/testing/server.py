@@ -110,9 +110,29 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 64
     connections = 0  # accepted TCP connections (keep-alive makes this small)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+
     def process_request(self, request: Any, client_address: Any) -> None:
-        self.connections += 1
+        with self.sockets_lock:
+            self.connections += 1
+            self.open_sockets.add(request)
         super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def close_open_connections(self) -> None:
+        """Hang up idle keep-alive connections so their threads end with the server."""
+        with self.sockets_lock:
+            sockets = list(self.open_sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class ThreadedWSGIServer:
@@ -138,6 +158,7 @@ class ThreadedWSGIServer:
 
     def stop(self) -> None:
         self.httpd.shutdown()
+        self.httpd.close_open_connections()
         self.httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -351,3 +351,25 @@ def test_reset_faults(fake_webex: Any, alice: Any, api: Any) -> None:
     fake_webex.reset_faults()
     for _ in range(3):
         assert api(alice).get("/people/me").status_code == 200
+
+
+def test_stop_ends_keep_alive_threads() -> None:
+    import threading
+
+    before = set(threading.enumerate())
+    fake = FakeWebex().start()
+    bob = fake.add_person("bob@example.com")
+    session = requests.Session()
+    resp = session.get(
+        fake.base_url + "/people/me", headers={"Authorization": f"Bearer {bob.token}"}
+    )
+    assert resp.ok
+    handlers = [
+        t for t in set(threading.enumerate()) - before if "process_request_thread" in t.name
+    ]
+    assert handlers, "the keep-alive connection is served by a handler thread"
+    fake.stop()
+    for t in handlers:
+        t.join(timeout=5)
+    assert not any(t.is_alive() for t in handlers)
+    session.close()
