@@ -1,0 +1,227 @@
+"""``python -m benchmarks.run [names...]`` (``make bench``): run the benchmarks, write
+``benchmarks/results/<name>.json``, then ``RESULTS.md`` from every result file present.
+
+Names: ingest, listing, sending, overhead (default: all, in that order). ``--quick`` runs
+tiny sizes (what tests/reliability/test_bench_smoke.py does; never for published figures).
+Needs PostgreSQL (``BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:5432/bench,
+created and migrated here) and Redis (``BENCH_REDIS_URL``, default
+redis://127.0.0.1:6379/11; database 11 for queues, 12 for the rate-limit gate), and ``wrk``
+for the ingest benchmark. Starts and stops what it needs (gunicorn, Celery workers, fake
+Webex servers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import log, results_dir
+
+NAMES = ("ingest", "listing", "sending", "overhead")
+
+QUICK: dict[str, dict[str, Any]] = {
+    "ingest": {"duration": 2.0, "rounds": 1, "bodies": 4_000},
+    "listing": {
+        "rooms": 1_000,
+        "small": 100,
+        "page_size": 100,
+        "rounds": 1,
+        "memory_page_size": 10,
+    },
+    "sending": {"count": 40, "rate": 20.0, "timeout": 90.0},
+    "overhead": {"calls": 50, "rounds": 1},
+}
+
+
+def runner(name: str) -> Callable[..., dict[str, Any]]:
+    if name == "ingest":
+        from benchmarks import ingest
+
+        return ingest.run
+    if name == "listing":
+        from benchmarks import listing
+
+        return listing.run
+    if name == "sending":
+        from benchmarks import sending
+
+        return sending.run
+    if name == "overhead":
+        from benchmarks import overhead
+
+        return overhead.run
+    raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(NAMES)}")
+
+
+def _f(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def render(directory: Path) -> str:
+    """RESULTS.md from the result files in ``directory``."""
+    out = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`python -m benchmarks.run`) from the JSON files next to this "
+        "one; docs/benchmarks.md explains each benchmark. Ratios compare figures measured in "
+        "the same run on the same machine.",
+        "",
+    ]
+    ingest = _load(directory / "ingest.json")
+    if ingest:
+        m = ingest["machine"]
+        out += [
+            "## 1. Webhook ingest (gunicorn, 2 workers, PostgreSQL, wrk)",
+            "",
+            f"{m['when']}, {m['cpus']} CPUs, load average {m.get('loadavg', '-')}, "
+            f"{ingest['duration_seconds']:g} s per run, {ingest['rounds']} round(s), "
+            f"wrk {ingest['wrk']['threads']} threads / {ingest['wrk']['connections']} connections.",
+            "",
+            "| variant | req/s | p50 ms | p99 ms | commits / request | non-2xx |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for name, s in ingest["summary"].items():
+            out.append(
+                f"| {name} | {s['requests_per_second']:.0f} | {s['latency_p50_ms']:.1f} | "
+                f"{s['latency_p99_ms']:.1f} | {s['commits_per_request']:.2f} | {s['non_2xx']} |"
+            )
+        out.append("")
+        for key, value in ingest["ratios"].items():
+            out.append(f"- {key.replace('_', ' ')}: **{value:.2f}**")
+        out += [
+            "",
+            f"Goal: {ingest['goal']}: "
+            + ", ".join(f"{k} {_f(v)}" for k, v in ingest["goal_met"].items()),
+            "",
+        ]
+    listing = _load(directory / "listing.json")
+    if listing:
+        mem = listing["peak_bytes"]
+        small, big = sorted(mem["ours"], key=int)
+        out += [
+            "## 2. Listing rooms over HTTP (ours vs webexpythonsdk)",
+            "",
+            f"{listing['rooms']} rooms, page size {listing['page_size']} for time, "
+            f"{listing.get('memory_page_size', '-')} for memory, {listing['rounds']} "
+            "alternating round(s); fake Webex in its own process.",
+            "",
+            "| client | median wall s | median client CPU s | peak KiB @ "
+            + small
+            + " items | peak KiB @ "
+            + big
+            + " items |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name in ("ours", "webexpythonsdk"):
+            out.append(
+                f"| {name} | {listing['median_wall_seconds'][name]:.2f} | "
+                f"{listing['median_client_cpu_seconds'][name]:.2f} | "
+                f"{mem[name][small] / 1024:.0f} | {mem[name][big] / 1024:.0f} |"
+            )
+        out += [
+            "",
+            f"- time ratio ours / SDK: **{_f(listing['time_ratio_ours_over_sdk'])}** "
+            f"(client CPU ratio {_f(listing['cpu_ratio_ours_over_sdk'])})",
+            f"- peak memory {big} / {small} items: ours {_f(listing['memory_growth_ours'])}, "
+            f"SDK {_f(listing['memory_growth_sdk'])}",
+            "",
+            f"Goal: {listing['goal']}: {_f(listing['goal_met'])}",
+            "",
+        ]
+    sending = _load(directory / "sending.json")
+    if sending:
+        out += [
+            "## 3. Sending under a rate limit",
+            "",
+            f"{sending['messages']} messages, R = {sending['rate_per_second']:g} requests/s, "
+            f"{sending['worker_processes']} worker processes.",
+            "",
+            "| approach | goodput / R | 429s | 429 share | lost | duplicated | seconds |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, r in sending["approaches"].items():
+            out.append(
+                f"| {name} | {_f(r['goodput_over_rate'])} | {r['responses_429']} | "
+                f"{100 * r['share_429']:.1f}% | {r['lost']} | {r['duplicated']} | "
+                f"{r['duration_seconds']:.1f} |"
+            )
+        out += [
+            "",
+            f"![sending over time]({sending['chart']})",
+            "",
+            f"Goal: {sending['goal']}: "
+            + ", ".join(f"{k} {_f(v)}" for k, v in sending["goal_met"].items()),
+            "",
+        ]
+    overhead = _load(directory / "overhead.json")
+    if overhead:
+        out += [
+            "## 4. Client call overhead (fake mounted in-process)",
+            "",
+            f"{overhead['calls_per_round']} calls x {overhead['rounds']} alternating rounds; "
+            "median microseconds per call; `requests` = plain requests + JSON decode (the floor).",
+            "",
+            "| operation | ours | webexpythonsdk | requests | ours / SDK |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for op, r in overhead["operations"].items():
+            us = r["us_per_call"]
+            out.append(
+                f"| {op} | {us['ours']:.0f} | {us['webexpythonsdk']:.0f} | "
+                f"{us['requests']:.0f} | {r['ratio_ours_over_sdk']:.2f} |"
+            )
+        out += ["", f"Goal: {overhead['goal']}: {_f(overhead['goal_met'])}", ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: {' '.join(NAMES)})")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test only)")
+    args = parser.parse_args(argv)
+    names = args.names or list(NAMES)
+    for name in names:
+        runner(name)  # validate every name before running anything
+    started = time.monotonic()
+    failures = []
+    for name in names:
+        log(f"=== {name} ===")
+        try:
+            runner(name)(**(QUICK[name] if args.quick else {}))
+        except Exception as exc:  # report, run the others, fail at the end
+            log(f"{name} failed: {type(exc).__name__}: {exc}")
+            failures.append(name)
+            if os.environ.get("BENCH_RAISE"):
+                raise
+    directory = results_dir()
+    (directory / "RESULTS.md").write_text(render(directory))
+    log(f"done in {time.monotonic() - started:.0f}s; results in {directory}")
+    if failures:
+        log(f"failed: {', '.join(failures)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

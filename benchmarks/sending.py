@@ -1,0 +1,408 @@
+"""Benchmark 3: sending 1,000 messages through 4 worker processes under a rate limit.
+
+The fake Webex (in this process, real HTTP) allows ``R`` requests per second per token and
+answers 429 with ``Retry-After`` beyond it. Two ways of sending the same 1,000 messages to
+one space, each with one Celery worker of 4 prefork processes on a Redis queue of its own:
+
+- ``ours``: ``send_message`` (outbox row, task ``webexteams.deliver_message``, the shared
+  rate-limit gate in a Redis cache, Retry-After as a Celery countdown);
+- ``ours-paced``: the same with the optional proactive pacing
+  ``WEBEXTEAMS["SEND_RATE_LIMIT"] = (R, 1.0)``;
+- ``sdk-celery``: the way people do it today (:mod:`benchmarks.celery_baseline`): a task
+  calling ``webexpythonsdk`` with its default ``wait_on_rate_limit`` (sleeps in the task).
+
+From the fake's request log (timestamped): goodput = messages stored / (last stored - first
+request), its ratio to R, 429s (count and share of requests), lost (asked for, never stored)
+and duplicated (stored more than once). A chart of messages stored and 429s per second for
+each approach goes to ``benchmarks/results/sending.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from benchmarks.common import ROOT, log, process, python, results_dir, write_result
+
+NAME = "sending"
+APPROACHES = ("ours", "ours-paced", "sdk-celery")
+
+
+class Recorder:
+    """Timestamps every request the fake answers (the fake's own log has no times)."""
+
+    def __init__(self, fake: Any) -> None:
+        self.events: list[tuple[float, str, str, int, bytes]] = []
+        original = fake._record
+
+        def record(rec: Any) -> None:
+            self.events.append((time.monotonic(), rec.method, rec.path, rec.status, rec.body))
+            original(rec)
+
+        fake._record = record
+
+    def clear(self) -> None:
+        self.events = []
+
+
+def _texts_stored(fake: Any, room_id: str, tag: str) -> Counter[str]:
+    return Counter(m.get("text", "") for m in fake.messages_in(room_id) if tag in m.get("text", ""))
+
+
+def _wait(done: Any, timeout: float, what: str) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.25)
+    log(f"sending: timed out waiting for {what}")
+    return False
+
+
+def _analyse(
+    events: list[tuple[float, str, str, int, bytes]],
+    rate: float,
+    count: int,
+    stored: Counter[str],
+    expected: set[str],
+) -> dict[str, Any]:
+    posts = [e for e in events if e[1] == "POST" and e[2] == "/messages"]
+    ok = [e for e in posts if e[3] == 200]
+    limited = [e for e in events if e[3] == 429]
+    t0 = events[0][0] if events else 0.0
+    span = (ok[-1][0] - t0) if ok else 0.0
+    unique_ok = sum(1 for t in expected if stored.get(t, 0) >= 1)
+    duplicates = sum(n - 1 for t, n in stored.items() if n > 1)
+    goodput = unique_ok / span if span else 0.0
+    seconds = int(max((e[0] - t0) for e in events)) + 1 if events else 0
+    sent_per_s = [0] * seconds
+    r429_per_s = [0] * seconds
+    for e in ok:
+        sent_per_s[int(e[0] - t0)] += 1
+    for e in limited:
+        r429_per_s[int(e[0] - t0)] += 1
+    return {
+        "messages": count,
+        "requests": len(events),
+        "post_requests": len(posts),
+        "stored": sum(stored.values()),
+        "delivered_unique": unique_ok,
+        "lost": count - unique_ok,
+        "duplicated": duplicates,
+        "responses_429": len(limited),
+        "share_429": len(limited) / len(events) if events else 0.0,
+        "other_errors": sum(1 for e in events if e[3] >= 400 and e[3] != 429),
+        "duration_seconds": span,
+        "goodput_per_second": goodput,
+        "goodput_over_rate": goodput / rate if rate else None,
+        "timeline": {"sent_per_second": sent_per_s, "429_per_second": r429_per_s},
+    }
+
+
+def _worker_env(base: dict[str, str], **extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), **base, **extra}
+
+
+def run_ours(
+    fake: Any,
+    recorder: Recorder,
+    bot: Any,
+    room: Any,
+    *,
+    count: int,
+    rate: float,
+    paced: bool,
+    workers: int,
+    redis_url: str,
+    cache_url: str,
+    timeout: float,
+) -> dict[str, Any]:
+    from django.conf import settings
+    from django.db import transaction
+
+    from benchmarks.ingest import database_url
+    from django_webexteams.messaging import send_message
+    from django_webexteams.models import OutboundMessage
+    from testproject.celery import app
+
+    queue = f"bench-send-{uuid.uuid4().hex[:8]}"
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    extra: dict[str, Any] = {"REQUEST_TIMEOUT": [5.0, 30.0], "CELERY_QUEUE": queue}
+    if paced:
+        extra["SEND_RATE_LIMIT"] = [rate, 1.0]
+    env = _worker_env(
+        {
+            "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+            "BENCH_DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": redis_url,
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
+            "CACHE_URL": cache_url,
+            "CACHE_KEY_PREFIX": prefix,
+            "WEBEX_API_BASE_URL": fake.base_url,
+            "WEBEX_BOT_TOKEN": bot.token,
+            "WEBEXTEAMS_EXTRA": json.dumps(extra),
+        }
+    )
+    settings.WEBEXTEAMS = {
+        **settings.WEBEXTEAMS,
+        "API_BASE_URL": fake.base_url,
+        "BOT_TOKEN": bot.token,
+        "CELERY_QUEUE": queue,
+    }
+    app.conf.broker_url = redis_url
+    app.conf.task_default_queue = queue
+    app.conf.task_always_eager = False
+    name = "ours-paced" if paced else "ours"
+    tag = f"[{name}-{uuid.uuid4().hex[:6]}]"
+    texts = [f"{tag} message {i:04d}" for i in range(count)]
+    OutboundMessage.objects.all().delete()
+    cmd = [
+        python(),
+        "-m",
+        "celery",
+        "-A",
+        "testproject",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(workers),
+        "--pool",
+        "prefork",
+        "-n",
+        f"{queue}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "INFO",
+    ]
+    logfile = ROOT / "var" / "bench" / f"worker-{name}.log"
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    with process(cmd, env=env, log=logfile):
+        _wait(lambda: b"ready" in logfile.read_bytes(), 60, "the worker to start")
+        recorder.clear()
+        with transaction.atomic():
+            for text in texts:
+                send_message(room_id=room.id, text=text)
+        finished = _wait(
+            lambda: (
+                not OutboundMessage.objects.filter(
+                    status__in=[OutboundMessage.Status.QUEUED, OutboundMessage.Status.SENDING]
+                ).exists()
+            ),
+            timeout,
+            f"{name} to finish",
+        )
+        events = list(recorder.events)
+    import redis
+
+    redis.Redis.from_url(redis_url).delete(queue)
+    statuses = Counter(OutboundMessage.objects.values_list("status", flat=True))
+    stored = _texts_stored(fake, room.id, tag)
+    result = _analyse(events, rate, count, stored, set(texts))
+    result["finished"] = finished
+    result["outbox_status"] = dict(statuses)
+    return result
+
+
+def run_sdk(
+    fake: Any,
+    recorder: Recorder,
+    bot: Any,
+    room: Any,
+    *,
+    count: int,
+    rate: float,
+    workers: int,
+    redis_url: str,
+    timeout: float,
+) -> dict[str, Any]:
+    from benchmarks import celery_baseline
+
+    queue = f"bench-baseline-{uuid.uuid4().hex[:8]}"
+    env = _worker_env(
+        {
+            "BASELINE_BROKER_URL": redis_url,
+            "BASELINE_QUEUE": queue,
+            "BASELINE_API_BASE_URL": fake.base_url,
+            "BASELINE_TOKEN": bot.token,
+        }
+    )
+    celery_baseline.app.conf.broker_url = redis_url
+    celery_baseline.app.conf.task_default_queue = queue
+    tag = f"[sdk-{uuid.uuid4().hex[:6]}]"
+    texts = [f"{tag} message {i:04d}" for i in range(count)]
+    cmd = [
+        python(),
+        "-m",
+        "celery",
+        "-A",
+        "benchmarks.celery_baseline",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(workers),
+        "--pool",
+        "prefork",
+        "-n",
+        f"{queue}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "INFO",
+    ]
+    logfile = ROOT / "var" / "bench" / "worker-sdk.log"
+    import redis
+
+    broker = redis.Redis.from_url(redis_url)
+    with process(cmd, env=env, log=logfile):
+        _wait(lambda: b"ready" in logfile.read_bytes(), 60, "the worker to start")
+        recorder.clear()
+        for text in texts:
+            celery_baseline.send_message.apply_async(args=(room.id, text), queue=queue)
+        # Done when the queue is drained and every message arrived, or nothing moved for a
+        # while (lost messages never arrive).
+        last = [time.monotonic(), -1]
+
+        def done() -> bool:
+            n = sum(_texts_stored(fake, room.id, tag).values())
+            if n != last[1]:
+                last[0], last[1] = time.monotonic(), n
+            idle = time.monotonic() - last[0] > 30
+            return (n >= count and broker.llen(queue) == 0) or idle
+
+        finished = _wait(done, timeout, "sdk-celery to finish")
+        time.sleep(1)
+        events = list(recorder.events)
+    broker.delete(queue)
+    stored = _texts_stored(fake, room.id, tag)
+    result = _analyse(events, rate, count, stored, set(texts))
+    result["finished"] = finished
+    return result
+
+
+def chart(results: dict[str, dict[str, Any]], rate: float, path: Any) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in APPROACHES if n in results]
+    fig, axes = plt.subplots(
+        len(names), 1, figsize=(10, 3.2 * len(names)), sharex=True, squeeze=False
+    )
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        timeline = results[name]["timeline"]
+        sent, limited = timeline["sent_per_second"], timeline["429_per_second"]
+        xs = range(len(sent))
+        ax.bar(xs, sent, width=1.0, align="edge", color="#2b7bb9", label="messages stored / s")
+        ax.bar(xs, limited, width=1.0, align="edge", bottom=sent, color="#d9534f", label="429 / s")
+        ax.axhline(rate, color="black", linestyle="--", linewidth=1, label=f"R = {rate:g}/s")
+        r = results[name]
+        ax.set_title(
+            f"{name}: goodput {r['goodput_over_rate']:.2f} R, {r['responses_429']} x 429 "
+            f"({100 * r['share_429']:.1f}% of requests), lost {r['lost']}, "
+            f"duplicated {r['duplicated']}",
+            fontsize=10,
+        )
+        ax.set_ylabel("per second")
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("seconds since the first request")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(
+    count: int = 1_000,
+    rate: float = 25.0,
+    workers: int = 4,
+    timeout: float = 240.0,
+    approaches: tuple[str, ...] = APPROACHES,
+) -> dict[str, Any]:
+    from benchmarks.ingest import ensure_database, setup_django
+
+    ensure_database()
+    setup_django()
+    from django_webexteams.testing import FakeWebex
+
+    redis_base = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11").rsplit("/", 1)[0]
+    redis_url, cache_url = f"{redis_base}/11", f"{redis_base}/12"
+    results: dict[str, dict[str, Any]] = {}
+    with FakeWebex() as fake:
+        recorder = Recorder(fake)
+        alice = fake.add_person("alice@example.com", "Alice")
+        bot = fake.add_bot("Bench Bot")
+        room = fake.create_room(alice, "Bench space", members=[bot])
+        fake.set_rate_limit(per_second=rate)
+        for name in approaches:
+            log(f"sending: {name}: {count} messages, R = {rate:g}/s, {workers} worker processes")
+            if name == "sdk-celery":
+                r = run_sdk(
+                    fake,
+                    recorder,
+                    bot,
+                    room,
+                    count=count,
+                    rate=rate,
+                    workers=workers,
+                    redis_url=redis_url,
+                    timeout=timeout,
+                )
+            else:
+                r = run_ours(
+                    fake,
+                    recorder,
+                    bot,
+                    room,
+                    count=count,
+                    rate=rate,
+                    paced=name == "ours-paced",
+                    workers=workers,
+                    redis_url=redis_url,
+                    cache_url=cache_url,
+                    timeout=timeout,
+                )
+            results[name] = r
+            log(
+                f"sending: {name}: goodput {r['goodput_per_second']:.1f}/s = "
+                f"{r['goodput_over_rate']:.2f} R, "
+                f"429s {r['responses_429']} ({100 * r['share_429']:.1f}%), lost {r['lost']}, "
+                f"duplicated {r['duplicated']}, {r['duration_seconds']:.1f}s"
+            )
+            time.sleep(2)  # let the fake's rate window empty between approaches
+    from benchmarks import celery_baseline
+    from testproject.celery import app
+
+    app.pool.force_close_all()
+    celery_baseline.app.pool.force_close_all()
+    png = results_dir() / "sending.png"
+    chart(results, rate, png)
+    goal = {
+        name: bool(
+            r["goodput_over_rate"] is not None
+            and r["goodput_over_rate"] >= 0.9
+            and r["share_429"] <= 0.05
+            and r["lost"] == 0
+            and r["duplicated"] == 0
+        )
+        for name, r in results.items()
+    }
+    doc = {
+        "messages": count,
+        "rate_per_second": rate,
+        "worker_processes": workers,
+        "approaches": results,
+        "chart": png.name,
+        "goal": "goodput >= 0.9 R, 429s <= 5% of requests, nothing lost, nothing duplicated",
+        "goal_met": goal,
+    }
+    write_result(NAME, doc)
+    return doc
