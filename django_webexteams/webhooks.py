@@ -124,8 +124,10 @@ def register_webhook(
     ``credential=None`` registers with ``WEBEXTEAMS["BOT_TOKEN"]``.
 
     Webex is called first and the row saved after, so no row exists for a registration
-    Webex refused; if saving fails, the remote webhook is deleted again. Raises
-    ``ImproperlyConfigured`` (no ``WEBHOOK_BASE_URL``, no token) and the client's errors.
+    Webex refused; if saving fails, the remote webhook is deleted again (a transaction of
+    the caller's that rolls back later cannot undo the remote part: ``sync_webhooks``
+    reports such webhooks as unknown). Raises ``ImproperlyConfigured`` (no
+    ``WEBHOOK_BASE_URL``, no token) and the client's errors.
     """
     from django_webexteams.client import generate_secret
 
@@ -153,7 +155,10 @@ def register_webhook(
         webhook.save()
     except Exception:
         # Do not leave a webhook at Webex that delivers to a uuid nobody knows.
-        _delete_remote(client, str(remote.id))
+        try:
+            _delete_remote(client, str(remote.id))
+        except Exception:
+            logger.exception("Could not delete the orphaned webhook %s at Webex", remote.id)
         raise
     # Learn the credential's own person id now, while we know the token works, so that the
     # first delivery does not need an extra request (see own_person_id).

@@ -305,3 +305,15 @@ def test_webex_disabling_after_failed_deliveries_is_noticed(
     assert result.reactivated == [webhook]
     assert disabled_calls[0]["reactivated"] is True
     assert fake_webex.webhook_status(str(webhook.webex_id)) == "active"
+
+
+def test_a_row_that_cannot_be_saved_leaves_no_webhook_at_webex(fake_webex: Any, bot: Any) -> None:
+    from unittest import mock
+
+    from django.db import DatabaseError
+
+    with mock.patch.object(Webhook, "save", side_effect=DatabaseError("disk full")):
+        with pytest.raises(DatabaseError):
+            webhooks.register_webhook(name="x", resource="messages", event="created")
+    with fake_webex.state.lock:
+        assert fake_webex.state.webhooks == {}
