@@ -278,7 +278,7 @@ def _queue(
         )
 
 
-class EstimatedCountPaginator(Paginator):
+class EstimatedCountPaginator(Paginator):  # type: ignore[type-arg]
     """A paginator that does not ``COUNT(*)`` a huge unfiltered table on PostgreSQL.
 
     For an unfiltered queryset it takes the planner's estimate (``pg_class.reltuples``) when
@@ -290,7 +290,7 @@ class EstimatedCountPaginator(Paginator):
     threshold = 50_000
 
     @cached_property
-    def count(self) -> int:  # type: ignore[override]
+    def count(self) -> int:
         qs = self.object_list
         if isinstance(qs, QuerySet) and not qs.query.where:
             connection = connections[qs.db]
@@ -482,7 +482,7 @@ class CredentialAdmin(EncryptedFieldsAdmin):
 
 
 #: Colours of the webhook status column.
-STATUS_COLOURS = {
+STATUS_COLOURS: dict[str, str] = {
     Webhook.Status.ACTIVE: "#2e7d32",
     Webhook.Status.INACTIVE: "#ba2121",
     Webhook.Status.MISSING: "#777",
@@ -774,7 +774,7 @@ class _FixedChoicesFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
-        return queryset.filter(**{self.parameter_name: value}) if value else queryset
+        return queryset.filter(**{str(self.parameter_name): value}) if value else queryset
 
 
 class DeliveryResourceFilter(_FixedChoicesFilter):
@@ -834,7 +834,8 @@ class WebhookDeliveryAdmin(EncryptedFieldsAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # The payload and traceback can be large; the list never shows them.
         qs = super().get_queryset(request)
-        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+        match = request.resolver_match
+        if match is not None and (match.url_name or "").endswith("_changelist"):
             qs = qs.defer("payload", "traceback")
         return qs
 
