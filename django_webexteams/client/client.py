@@ -125,8 +125,10 @@ class WebexClient:
         return self._transport
 
     def close(self) -> None:
-        """Close the pooled session's connections."""
-        self._transport.session.close()
+        """Close the pooled session's connections (not a session you passed in: its owner
+        closes that)."""
+        if self._transport.owns_session:
+            self._transport.session.close()
 
     def __enter__(self) -> WebexClient:
         return self

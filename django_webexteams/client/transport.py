@@ -159,6 +159,7 @@ class Transport:
             raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
         self._base_origin = (base.scheme, base.hostname.lower(), base.port)
         self.timeout = _normalise_timeout(timeout)
+        self.owns_session = session is None
         self.session = session or build_session(proxies=proxies, verify=verify)
         self._proxies = dict(proxies) if proxies else None
         self._verify = verify

@@ -106,10 +106,16 @@ def test_build_session_options() -> None:
     assert session.get_adapter("http://x")._pool_maxsize == 5  # type: ignore[attr-defined]
 
 
-def test_context_manager_closes_session() -> None:
+def test_close_closes_only_its_own_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[requests.Session] = []
+    monkeypatch.setattr(requests.Session, "close", lambda self: closed.append(self))
     with WebexClient(TOKEN) as client:
-        session = client.session
-    assert session.adapters  # still usable object; close() ran without error
+        own = client.session
+    assert closed == [own]
+    mine = requests.Session()
+    with WebexClient(TOKEN, session=mine):
+        pass
+    assert closed == [own]
 
 
 def test_passthrough_request_for_unwrapped_endpoints(
