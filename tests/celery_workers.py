@@ -161,7 +161,7 @@ def celery_workers(transactional_db: None, tmp_path: Path, settings: Any) -> Ite
         log_dir.mkdir()
         group = WorkerGroup(queue, broker, cache, prefix, env, log_dir)
         groups.append(group)
-        app.conf.broker_url = broker
+        app.conf["broker_url"] = broker
         app.conf.task_default_queue = queue
         app.conf.task_always_eager = False
         _drop_broker_pools(app)

@@ -80,7 +80,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
-    if skipped and session.exitstatus == 0:
+    if reporter is not None and skipped and session.exitstatus == 0:
         reporter.write_line(
             f"CI=true: {len(skipped)} test(s) were skipped; CI must run everything "
             "(see the skip reasons above).",
