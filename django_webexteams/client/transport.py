@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -447,8 +448,8 @@ def _path(url: str) -> str:
 
 
 def clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Drop None values; booleans as Webex expects them (``true``/``false``); lists
-    comma-joined (``mentionedPeople=me,<id>``)."""
+    """Drop None values; booleans as Webex expects them (``true``/``false``); datetimes as
+    ISO-8601 UTC; lists comma-joined (``mentionedPeople=me,<id>``)."""
     if not params:
         return None
     out: dict[str, Any] = {}
@@ -457,6 +458,12 @@ def clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
             continue
         if isinstance(value, bool):
             out[key] = "true" if value else "false"
+        elif isinstance(value, datetime):
+            # Webex wants ISO-8601 UTC; a naive datetime is taken as UTC.
+            aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+            out[key] = (
+                aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            )
         elif isinstance(value, list | tuple | set | frozenset):
             out[key] = ",".join(str(v) for v in value)
         else:

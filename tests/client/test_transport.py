@@ -206,3 +206,25 @@ def test_truncated_error_body_still_maps_the_status(server: LocalServer) -> None
     with pytest.raises(NotFoundError) as info:
         client.rooms.get("R1")
     assert info.value.tracking_id == "ROUTER_404"
+
+
+def test_query_values_are_encoded_for_webex(
+    client: WebexClient, rsps: responses.RequestsMock
+) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    rsps.get(f"{BASE_URL}/events", json={"items": []})
+    rsps.get(f"{BASE_URL}/rooms", json={"items": []})
+    list(
+        client.events.list(
+            from_=datetime(2016, 5, 16, 21, 34, 59, 324000, tzinfo=UTC),
+            to=datetime(2016, 5, 17, 1, 0, tzinfo=timezone(timedelta(hours=2))),
+        )
+    )
+    list(client.rooms.list(org_public_spaces=True, from_=datetime(2020, 1, 1)))
+    from urllib.parse import parse_qs, urlsplit
+
+    events = parse_qs(urlsplit(str(rsps.calls[0].request.url)).query)
+    assert events == {"from": ["2016-05-16T21:34:59.324Z"], "to": ["2016-05-16T23:00:00.000Z"]}
+    rooms = parse_qs(urlsplit(str(rsps.calls[1].request.url)).query)
+    assert rooms == {"orgPublicSpaces": ["true"], "from": ["2020-01-01T00:00:00.000Z"]}

@@ -9,12 +9,6 @@ from ..pagination import PaginatedList
 from ._base import Resource, seg
 
 
-def _iso(value: str | datetime | None) -> str | None:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return value
-
-
 class EventsResource(Resource):
     def list(
         self,
@@ -35,8 +29,8 @@ class EventsResource(Resource):
                 "resource": resource,
                 "type": type,
                 "actorId": actor_id,
-                "from": _iso(from_),
-                "to": _iso(to),
+                "from": from_,
+                "to": to,
                 "serviceType": service_type,
                 "max": max,
             },

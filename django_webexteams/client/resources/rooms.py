@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from ..models import Room
@@ -17,11 +18,12 @@ class RoomsResource(Resource):
         team_id: str | None = None,
         sort_by: Literal["id", "lastactivity", "created"] | None = None,
         org_public_spaces: bool | None = None,
-        from_: str | None = None,
-        to: str | None = None,
+        from_: str | datetime | None = None,
+        to: str | datetime | None = None,
         max: int | None = None,
     ) -> PaginatedList[Room]:
-        """``GET /rooms``: lazy; ``max`` is the page size (1..1000)."""
+        """``GET /rooms``: lazy; ``max`` is the page size (1..1000); ``from_``/``to`` bound
+        the creation time (ISO-8601 strings or datetimes)."""
         return self._list(
             Room,
             "/rooms",
