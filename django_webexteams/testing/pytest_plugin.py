@@ -35,6 +35,14 @@ def _point_settings_at(fake: FakeWebex) -> Iterator[None]:
         yield
 
 
+def _fail_on_fake_bugs(fake: FakeWebex) -> None:
+    # A 500 caused by a bug in the fake must not pass silently as "the client handled a 5xx".
+    if fake.unexpected_errors:
+        errors = ", ".join(repr(e) for e in fake.unexpected_errors)
+        fake.unexpected_errors.clear()
+        pytest.fail(f"the fake Webex crashed while serving this test: {errors}", pytrace=False)
+
+
 @pytest.fixture
 def fake_webex() -> Iterator[Any]:
     """A running ``FakeWebex`` (fresh state per test). When Django settings are configured,
@@ -43,6 +51,7 @@ def fake_webex() -> Iterator[Any]:
 
     with FakeWebex() as fake, _point_settings_at(fake):
         yield fake
+        _fail_on_fake_bugs(fake)
 
 
 @pytest.fixture(scope="session")

@@ -38,3 +38,46 @@ def test_plugin_and_fake_import_without_django() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+CRASHING_TEST = """
+import requests
+from django_webexteams.testing.routes import router
+
+
+def test_crash(fake_webex):
+    route = next(r for r in router.routes if r.pattern == "/people/me")
+    original = route.handler
+    route.handler = lambda ctx: 1 / 0
+    try:
+        p = fake_webex.add_person("x@example.com")
+        r = requests.get(fake_webex.base_url + "/people/me",
+                         headers={"Authorization": "Bearer " + p.token}, timeout=5)
+        assert r.status_code == 500
+    finally:
+        route.handler = original
+"""
+
+
+def test_fixture_fails_a_test_when_the_fake_crashed(tmp_path: Any) -> None:
+    # A separate pytest run (the plugin loads through its entry point, without Django).
+    (tmp_path / "test_crash.py").write_text(CRASHING_TEST)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:django",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "test_crash.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "1 passed, 1 error" in result.stdout, result.stdout + result.stderr
+    assert "the fake Webex crashed while serving this test" in result.stdout
