@@ -38,6 +38,7 @@ import logging
 import mimetypes
 import os
 import random
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -64,7 +65,7 @@ from django_webexteams.client import (
     TransportError,
     WebexError,
 )
-from django_webexteams.clients import client_for, rate_limit_key
+from django_webexteams.clients import bot_token, client_for, rate_limit_key
 from django_webexteams.models import OutboundMessage
 
 if TYPE_CHECKING:
@@ -548,6 +549,29 @@ def _claim(pk: int) -> tuple[OutboundMessage, datetime | None] | DeliveryResult:
     return row, crashed_since
 
 
+_local = threading.local()
+
+
+def _client_for(credential: Credential | None) -> WebexClient:
+    """The sending client. The settings' bot client is reused per thread (one pooled
+    connection per worker process instead of a new TCP/TLS handshake per message), keyed by
+    everything it is built from, so a changed setting builds a new one. Credential clients are
+    built per send: their token may have been refreshed by another worker."""
+    token = bot_token()
+    if credential is not None or token is None:
+        return client_for(credential)
+    key = (
+        token,
+        conf.api_base_url(),
+        conf.request_timeout(),
+        tuple(conf.get("TRUSTED_API_HOSTS") or ()),
+    )
+    cached = getattr(_local, "bot_client", None)
+    if cached is None or cached[0] != key:
+        _local.bot_client = cached = (key, client_for(None))
+    return cached[1]
+
+
 def _attempt(
     row: OutboundMessage,
     key: str,
@@ -558,7 +582,7 @@ def _attempt(
     from django_webexteams import tokens
 
     try:
-        client = client_for(row.credential)
+        client = _client_for(row.credential)
     except (ImproperlyConfigured, tokens.CredentialInactiveError) as exc:
         return _fail(row, exc)
     except tokens.TokenError as exc:  # a transient refresh failure
