@@ -439,3 +439,10 @@ def test_unexpected_error_is_retried_as_unknown_outcome(webex: Any, monkeypatch:
     assert result.outcome == "retry" and "reconcile_since" in result.retry_kwargs
     row.refresh_from_db()
     assert row.status == "queued" and "a bug somewhere below" in row.last_error
+
+
+def test_the_bot_client_is_reused_until_a_setting_changes(webex: Any, settings: Any) -> None:
+    first = messaging._client_for(None)
+    assert messaging._client_for(None) is first
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "BOT_TOKEN": "another-bot-token"}
+    assert messaging._client_for(None) is not first
