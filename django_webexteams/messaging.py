@@ -217,6 +217,8 @@ def _file_spec(file: Any) -> _FileSpec:
             return _FileSpec(name, content=File(data, name=name))
         raise InvalidMessageError("a file tuple's data must be bytes or a binary file object")
     if isinstance(file, str) and _is_url(file):
+        if len(file) > 255:  # kept in OutboundMessage.file_name (max_length 255)
+            raise InvalidMessageError("a file URL may be at most 255 characters long")
         return _FileSpec(os.path.basename(file.split("?", 1)[0]) or "file", url=file)
     if isinstance(file, str | Path):
         path = Path(file)

@@ -38,6 +38,7 @@ ROOM = "Y2lzY29zcGFyazovL3VzL1JPT00vYWJj"
         ({"room_id": ROOM, "text": "hi", "file": [("a.txt", b"1"), ("b.txt", b"2")]}, "one file"),
         ({"room_id": ROOM, "file": b"data"}, "need a name"),
         ({"room_id": ROOM, "file": "/nonexistent/file.txt"}, "no such file"),
+        ({"room_id": ROOM, "file": "https://example.com/" + "a" * 250}, "255 characters"),
         ({"room_id": ROOM, "attachments": [{"contentType": "x", "content": {}}] * 2}, "one card"),
         ({"room_id": ROOM, "attachments": {"content": {}}}, "card dict"),
         (
