@@ -553,7 +553,7 @@ class WebhookAdmin(EncryptedFieldsAdmin):
         "resource",
         "event",
         "status_colored",
-        "credential",
+        "credential_or_bot",
         "webex_id",
         "secret_redacted",
         "last_checked_at",
@@ -597,11 +597,16 @@ class WebhookAdmin(EncryptedFieldsAdmin):
         colour = STATUS_COLOURS.get(obj.status, "#666")
         return format_html(
             '<span class="webexteams-status webexteams-status-{}" style="color: {}; '
-            'font-weight: bold">&#9679; {}</span>',
+            'font-weight: bold; white-space: nowrap">&#9679; {}</span>',
             obj.status,
             colour,
             obj.get_status_display(),
         )
+
+    @admin.display(description=_("credential"), ordering="credential")
+    def credential_or_bot(self, obj: Webhook) -> str:
+        # No credential means WEBEXTEAMS["BOT_TOKEN"]: say so instead of "-".
+        return str(obj.credential) if obj.credential is not None else gettext("Default bot")
 
     # --- register at Webex (the "add" page) --------------------------------------------------
 
@@ -653,7 +658,7 @@ class WebhookAdmin(EncryptedFieldsAdmin):
 
     # --- actions -----------------------------------------------------------------------------
 
-    actions = ("reactivate", "rotate_secret", "check_status", "delete_at_webex")
+    actions = ("reactivate", "rotate_secret", "check_status", "sync_with_webex", "delete_at_webex")
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -717,6 +722,43 @@ class WebhookAdmin(EncryptedFieldsAdmin):
             if rows:
                 names = ", ".join(str(w) for w in rows)
                 self.message_user(request, f"{label}: {names}", level=level)
+
+    @admin.action(description=_("Sync with Webex (all webhooks of their tokens)"),
+                  permissions=("change",))  # fmt: skip
+    def sync_with_webex(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
+        """``webhooks.sync_webhooks`` for each token among the selected rows: Webex is the
+        source of truth for name, target, filter and status; rows Webex no longer lists are
+        marked missing, webhooks registered elsewhere are reported (their secrets are unknown,
+        so they are not imported)."""
+        from django_webexteams import webhooks
+
+        credential_ids = sorted(
+            set(queryset.values_list("credential_id", flat=True)), key=lambda pk: pk or 0
+        )
+        if _too_many(self, request, len(credential_ids)):
+            return
+        for pk in credential_ids:
+            credential = Credential.objects.get(pk=pk) if pk is not None else None
+            label = str(credential) if credential is not None else gettext("Default bot")
+            try:
+                result = webhooks.sync_webhooks(credential)
+            except _webex_failures() as exc:
+                self.message_user(request, f"{label}: {_describe(exc)}", level=messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                gettext(
+                    "%(who)s: %(updated)d in sync, %(missing)d missing at Webex, %(unknown)d "
+                    "registered elsewhere (not imported)."
+                )
+                % {
+                    "who": label,
+                    "updated": len(result.updated),
+                    "missing": len(result.missing),
+                    "unknown": len(result.unknown),
+                },
+                level=messages.WARNING if result.missing else messages.SUCCESS,
+            )
 
     @admin.action(
         description=_("Delete at Webex (keep the row and its deliveries, marked missing)"),

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from django_webexteams.models import Credential
+from django_webexteams import webhooks
+from django_webexteams.models import Credential, Webhook, WebhookDelivery
 from tests.admin.conftest import World
 from tests.conftest import chromium_path
 
@@ -115,3 +116,43 @@ def test_admin_live_pages_in_chromium(
     page.goto(live_server.url + "/admin/webexteams/license/?credential=bot")
     assert "403 Forbidden" in page.inner_text(".messagelist")
     page.screenshot(path=str(ARTIFACTS / "admin-licenses-403.png"), full_page=True)
+
+
+def test_model_admin_pages_in_chromium(
+    page: Any, live_server: Any, world: World, django_user_model: Any
+) -> None:
+    django_user_model.objects.create_superuser("staff", "staff@example.com", "secret-pw")
+    active = webhooks.register_webhook(name="Messages", resource="messages", event="created")
+    disabled = webhooks.register_webhook(name="Rooms", resource="rooms", event="all")
+    Webhook.objects.filter(pk=disabled.pk).update(status="inactive")
+    delivery = WebhookDelivery.objects.create(
+        webhook=active,
+        dedupe_key="k1",
+        resource="messages",
+        event="created",
+        data_id="m1",
+        payload={"resource": "messages", "event": "created", "data": {"id": "m1"}},
+        status="failed",
+        error="ValueError: boom",
+    )
+
+    page.goto(live_server.url + "/admin/login/?next=/admin/webexteams/webhook/")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", "secret-pw")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#result_list")
+    assert page.locator(".webexteams-status-inactive").count() == 1
+    assert active.secret not in page.content()
+    page.screenshot(path=str(ARTIFACTS / "admin-webhooks.png"), full_page=True)
+
+    page.goto(live_server.url + f"/admin/webexteams/webhookdelivery/{delivery.pk}/change/")
+    assert '"resource": "messages"' in page.inner_text("pre.webexteams-payload")
+    page.screenshot(path=str(ARTIFACTS / "admin-delivery.png"), full_page=True)
+
+    page.goto(live_server.url + "/admin/webexteams/webhook/add/")
+    page.fill("#id_name", "From Chromium")
+    page.select_option("#id_resource", "memberships")
+    page.click("input[type=submit]")
+    page.wait_for_selector(".messagelist")
+    assert "Registered at Webex" in page.inner_text(".messagelist")
+    assert Webhook.objects.filter(name="From Chromium").exclude(webex_id=None).exists()

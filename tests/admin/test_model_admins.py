@@ -250,6 +250,17 @@ def test_check_status_through_celery(
     assert tasks.check_webhook(registered.pk) == "active"
 
 
+def test_sync_with_webex(world: World, su_client: Client, registered: Webhook) -> None:
+    gone = webhooks.register_webhook(name="Gone", resource="rooms", event="all")
+    with world.fake.state.lock:
+        del world.fake.state.webhooks[gone.webex_id]
+    world.fake.create_webhook(world.bot, "Elsewhere", "https://elsewhere.example.com/")
+    response = act(su_client, "webhook", "sync_with_webex", registered.pk)
+    assert "1 in sync, 1 missing at Webex, 1 registered elsewhere" in text_of(response)
+    gone.refresh_from_db()
+    assert gone.status == "missing"
+
+
 def test_delete_at_webex_keeps_the_row(
     world: World, su_client: Client, registered: Webhook
 ) -> None:
