@@ -525,11 +525,17 @@ class RegisterWebhookForm(forms.Form):
         empty_label=_('Default bot (WEBEXTEAMS["BOT_TOKEN"])'),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Bots, and the staff member's own linked account only: a webhook registered with
+        # another person's token would deliver that person's private messages to us.
         # Deferred: listing the choices must not decrypt (or fail on) any token.
+        mine = Credential.objects.filter(
+            is_active=True, kind=Credential.Kind.USER, owner_id=getattr(user, "pk", None)
+        )
+        bots = Credential.objects.filter(is_active=True, kind=Credential.Kind.BOT)
         field: Any = self.fields["credential"]
-        field.queryset = defer_encrypted(Credential.objects.filter(is_active=True))
+        field.queryset = defer_encrypted(bots | mine)
 
 
 class WebhookForm(WriteOnlySecretsForm):
@@ -618,7 +624,7 @@ class WebhookAdmin(EncryptedFieldsAdmin):
         typed in."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = RegisterWebhookForm(request.POST or None)
+        form = RegisterWebhookForm(request.POST or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             from django_webexteams import webhooks
 

@@ -178,6 +178,23 @@ def test_add_registers_at_webex(world: World, su_client: Client) -> None:
     assert webhook.secret not in response.content.decode()
 
 
+def test_add_offers_bots_and_my_own_account_only(
+    world: World, su_client: Client, superuser: Any, django_user_model: Any
+) -> None:
+    other = django_user_model.objects.create_user(username="other")
+    theirs = Credential.objects.create(kind="user", owner=other, access_token=world.alice.token)
+    mine = Credential.objects.create(kind="user", owner=superuser, access_token=world.alice.token)
+    bot = Credential.objects.create(kind="bot", name="B", access_token=world.bot.token)
+    url = reverse("admin:webexteams_webhook_add")
+    form = su_client.get(url).context["form"]
+    assert set(form.fields["credential"].queryset) == {mine, bot}
+    response = su_client.post(
+        url, {"name": "x", "resource": "messages", "event": "created", "credential": theirs.pk}
+    )
+    assert response.status_code == 200 and "credential" in response.context["form"].errors
+    assert not Webhook.objects.exists()
+
+
 def test_add_shows_a_misconfiguration_as_a_message(
     world: World, su_client: Client, settings: Any
 ) -> None:
