@@ -183,6 +183,16 @@ class FakeApp:
         holder.append(ctx)
         if route.auth:
             self._authenticate(ctx)
+            if fake.enforce_scopes and ctx.token is not None:
+                from .scopes import allowed, required_scope
+
+                needed = required_scope(req.method, req.path)
+                if not allowed(ctx.token.scopes, needed):
+                    raise WebexError(
+                        403,
+                        "The access token does not have the scope this request needs.",
+                        f"Missing scope: {needed}",
+                    )
             if not internal and ctx.token is not None:
                 retry_after = faults.check_rate(ctx.token.value)
                 if retry_after is not None:

@@ -60,6 +60,8 @@ class FakeWebex:
         self.access_token_lifetime = access_token_lifetime
         self.refresh_token_lifetime = refresh_token_lifetime
         self.oauth_default_email: str | None = None
+        # Check OAuth scopes per endpoint (403 when missing); see scopes.py.
+        self.enforce_scopes = False
         self.unexpected_errors: list[BaseException] = []
         self._requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
@@ -179,7 +181,7 @@ class FakeWebex:
         """An extra access token for ``person`` expiring after ``expires_in`` fake seconds."""
         with self.state.lock:
             return self.state.issue_token(
-                person, lifetime=expires_in, scopes=list(scopes) or ["spark:all"]
+                person, lifetime=expires_in, scopes=list(scopes) or ["*"]
             ).value
 
     def revoke_tokens(self, person: Person) -> None:

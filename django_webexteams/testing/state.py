@@ -529,7 +529,8 @@ class State:
         self.people[person.id] = person
         if with_token:
             person.token = token or new_token(self.org.uuid)
-            self.tokens[person.token] = Token(person.token, person.id, None, ["spark:all"])
+            # Personal and bot tokens carry every scope ("*"); see scopes.py.
+            self.tokens[person.token] = Token(person.token, person.id, None, ["*"])
         return person
 
     def refresh_admin_flags(self, person: Person) -> None:

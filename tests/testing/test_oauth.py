@@ -270,3 +270,30 @@ def test_revoked_tokens(fake_webex: Any, client: Any) -> None:
         refresh_token=tokens["refresh_token"],
     )
     assert resp.json()["error"] == "invalid_grant"
+
+
+def test_scopes_enforced_when_enabled(fake_webex: Any, client: Any) -> None:
+    fake_webex.add_person("alice@example.com")
+    (code,) = _authorize(fake_webex)["code"]  # spark:people_read spark:messages_write
+    tokens = _token(
+        fake_webex,
+        grant_type="authorization_code",
+        client_id="cid",
+        client_secret="csecret",
+        code=code,
+        redirect_uri=REDIRECT,
+    ).json()
+    assert tokens["scope"] == "spark:people_read spark:messages_write"
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    base = fake_webex.base_url
+    assert requests.get(base + "/rooms", headers=headers, timeout=5).status_code == 200
+    fake_webex.enforce_scopes = True
+    assert requests.get(base + "/people/me", headers=headers, timeout=5).status_code == 200
+    denied = requests.get(base + "/rooms", headers=headers, timeout=5)
+    assert denied.status_code == 403 and "spark:rooms_read" in denied.text
+    # Personal tokens carry every scope.
+    admin = fake_webex.add_admin()
+    ok = requests.get(
+        base + "/licenses", headers={"Authorization": f"Bearer {admin.token}"}, timeout=5
+    )
+    assert ok.status_code == 200
