@@ -101,6 +101,14 @@ def describe_error(exc: BaseException) -> str:
 
     tracking = getattr(exc, "tracking_id", None)
     suffix = (" " + gettext("(Webex tracking id %(id)s)") % {"id": tracking}) if tracking else ""
+    if isinstance(exc, webex.LockedError):
+        return (
+            gettext(
+                "Webex asks to retry later (HTTP 423 Locked). Try again in %(seconds)d seconds."
+            )
+            % {"seconds": round(exc.retry_after)}
+            + suffix
+        )
     if isinstance(exc, webex.RetryLaterError):
         return (
             gettext(

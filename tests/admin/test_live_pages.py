@@ -229,6 +229,13 @@ def test_rate_limited_429(world: World, spaces: Any, su_client: Client) -> None:
     assert su_client.get(SPACES).context["rows"]  # the next attempt works
 
 
+def test_locked_423(world: World, spaces: Any, su_client: Client) -> None:
+    world.fake.fail_next(423, retry_after=4, path="/rooms")
+    response = su_client.get(SPACES)
+    assert response.status_code == 200
+    assert "423 Locked" in " ".join(messages_of(response))
+
+
 def test_webex_unreachable(world: World, su_client: Client, settings: Any) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "API_BASE_URL": "http://127.0.0.1:9/v1"}
     response = su_client.get(SPACES)
