@@ -81,3 +81,20 @@ def test_fixture_fails_a_test_when_the_fake_crashed(tmp_path: Any) -> None:
     )
     assert "1 passed, 1 error" in result.stdout, result.stdout + result.stderr
     assert "the fake Webex crashed while serving this test" in result.stdout
+
+
+def test_plugin_import_is_cheap() -> None:
+    # Loaded in every pytest run of every project that installs us: it must not pull in the
+    # fake (HTTP server, urllib, email parser) or Django just by being imported.
+    code = (
+        "import sys\n"
+        "import django_webexteams.testing.pytest_plugin\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('django_webexteams'))\n"
+        "assert loaded == ['django_webexteams', 'django_webexteams.testing',\n"
+        "                  'django_webexteams.testing.pytest_plugin'], loaded\n"
+        "assert 'django' not in sys.modules and 'requests' not in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
