@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", dest="as_json", help="print the seeded data as JSON"
     )
     parser.add_argument("--rate-limit-per-minute", type=float, default=None)
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="serve the loopback-only control API under /_fake/ (fail-next, deliveries, ...)",
+    )
     return parser
 
 
@@ -43,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         redirect_uris=args.redirect_uris,
         as_json=args.as_json,
         rate_limit_per_minute=args.rate_limit_per_minute,
+        control=args.control,
     )
 
 

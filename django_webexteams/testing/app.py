@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from . import control
 from .errors import NOT_FOUND, RATE_LIMITED, UNAUTHORIZED, WebexError, error_body
 from .http import Request, Response
 from .ids import tracking_id
@@ -95,6 +96,13 @@ class FakeApp:
             req = Request.from_environ(environ)
         except Exception:
             return self._finish(self._error(400, "Malformed request.", tracking), tracking)
+        if self.fake.control and control.is_control_path(req.raw_path):
+            # The opt-in control API (control.py): not Webex, not recorded, no faults.
+            try:
+                answer = control.handle(self.fake, req, environ.get("REMOTE_ADDR"))
+            except WebexError as exc:
+                answer = self._error(exc.status, exc.message, tracking, exc.description)
+            return self._finish(answer, tracking)
         holder: list[Ctx] = []
         try:
             response = self._dispatch(req, tracking, internal, holder)
@@ -121,7 +129,10 @@ class FakeApp:
                     req.query,
                     response.status,
                     tracking,
-                    holder[0].caller.id if holder and holder[0].caller else None,
+                    holder[0].caller.id
+                    if holder and holder[0].caller
+                    # Answered before routing (an injected fault): still say whose call it was.
+                    else (None if holder else self._caller_id(req)),
                     headers,
                     req.body,
                 )
@@ -162,7 +173,7 @@ class FakeApp:
             delay = faults.delay_for(req.path)
             if delay:
                 _sleep(delay)
-            rule = faults.take_rule(req.method, req.path)
+            rule = faults.take_rule(req.method, req.path, lambda: self._caller_id(req))
             if rule is not None:
                 headers = {}
                 if rule.retry_after is not None:
@@ -208,6 +219,13 @@ class FakeApp:
         for hook, envelope in jobs:
             fake.dispatcher.submit(hook, envelope)
         return response
+
+    def _caller_id(self, req: Request) -> str | None:
+        """The person id behind the request's bearer token (None if it names nobody)."""
+        state = self.fake.state
+        with state.lock:
+            token = state.tokens.get(req.bearer or "")
+            return token.person_id if token is not None else None
 
     def _authenticate(self, ctx: Ctx) -> None:
         token_value = ctx.req.bearer

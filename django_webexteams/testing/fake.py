@@ -47,6 +47,7 @@ class FakeWebex:
         webhook_timeout: float = 5.0,
         access_token_lifetime: float = 14 * 24 * 3600,
         refresh_token_lifetime: float = 90 * 24 * 3600,
+        control: bool = False,
     ) -> None:
         self.host, self.port = host, port
         self.clock = Clock()
@@ -62,6 +63,8 @@ class FakeWebex:
         self.oauth_default_email: str | None = None
         # Check OAuth scopes per endpoint (403 when missing); see scopes.py.
         self.enforce_scopes = False
+        # Serve the loopback-only control API under /_fake/ (control.py; the demo uses it).
+        self.control = control
         self.unexpected_errors: list[BaseException] = []
         self._requests: list[RecordedRequest] = []
         self._requests_lock = threading.Lock()
@@ -415,12 +418,21 @@ class FakeWebex:
         method: str | None = None,
         path: str | None = None,
         message: str | None = None,
+        person: Person | str | None = None,
     ) -> None:
         """Answer the next ``times`` matching requests with ``status`` (Webex error body).
         ``retry_after`` may be a malformed string (e.g. ``"rand(30),add(30)"``); ``path`` is
-        a prefix without ``/v1`` ("/messages")."""
+        a prefix without ``/v1`` ("/messages"); ``person`` (a Person, id or e-mail) limits the
+        rule to requests made with that person's tokens."""
+        person_id = None
+        if person is not None:
+            found = person if isinstance(person, Person) else self.person(person)
+            if found is None:
+                raise ValueError(f"no such person: {person!r}")
+            person_id = found.id
+        rule = FaultRule(status, times, retry_after, method, path, message, person_id)
         with self.faults._lock:
-            self.faults.rules.append(FaultRule(status, times, retry_after, method, path, message))
+            self.faults.rules.append(rule)
 
     def set_rate_limit(
         self,

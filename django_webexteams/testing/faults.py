@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .clock import Clock
@@ -21,9 +22,14 @@ class FaultRule:
     method: str | None = None
     path: str | None = None  # prefix of the path without /v1, e.g. "/messages"
     message: str | None = None
+    # Only requests made with a token of this person (e.g. "the bot's next POST /messages"),
+    # so that a test or the demo can fail one party's call and not another's.
+    person_id: str | None = None
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, person_id: str | None = None) -> bool:
         if self.method and self.method.upper() != method:
+            return False
+        if self.person_id and self.person_id != person_id:
             return False
         return not (self.path and not path.startswith(self.path))
 
@@ -58,11 +64,17 @@ class Faults:
     _hits: dict[str, deque[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take_rule(self, method: str, path: str) -> FaultRule | None:
-        """Consume one use of the first matching scripted failure."""
+    def take_rule(
+        self, method: str, path: str, caller: Callable[[], str | None] | None = None
+    ) -> FaultRule | None:
+        """Consume one use of the first matching scripted failure. ``caller`` returns the
+        person id behind the request's token (asked only when a rule names a person)."""
         with self._lock:
+            person_id = None
+            if caller is not None and any(rule.person_id for rule in self.rules):
+                person_id = caller()
             for rule in self.rules:
-                if rule.matches(method, path):
+                if rule.matches(method, path, person_id):
                     rule.times -= 1
                     if rule.times <= 0:
                         self.rules.remove(rule)

@@ -56,12 +56,13 @@ def run(
     stdout: Writer | None = None,
     stop_event: threading.Event | None = None,
     rate_limit_per_minute: float | None = None,
+    control: bool = False,
 ) -> None:
     """Serve until interrupted (or ``stop_event`` is set), after printing the seeded people
     and their tokens (these tokens only ever work on the fake)."""
     out: Writer = stdout or sys.stdout
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    fake = FakeWebex(host=host, port=port)
+    fake = FakeWebex(host=host, port=port, control=control)
     fake.start()
     try:
         seeded = None
@@ -73,6 +74,8 @@ def run(
         if rate_limit_per_minute:
             fake.set_rate_limit(per_minute=rate_limit_per_minute)
         info = describe(fake, seeded)
+        if control:
+            info["control_url"] = fake.url + "/_fake/"
         if as_json:
             out.write(json.dumps(info, indent=2) + "\n")
         else:
@@ -85,6 +88,8 @@ def run(
                     f"  oauth  client_id={o['client_id']} client_secret={o['client_secret']}\n"
                 )
                 out.write(f"         redirect_uris={', '.join(o['redirect_uris'])}\n")
+            if control:
+                out.write(f"  control API (loopback only): {fake.url}/_fake/\n")
             out.write("Press Ctrl-C to stop.\n")
         out.flush()
         stop = stop_event or threading.Event()

@@ -18,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--redirect-uri", action="append", dest="redirect_uris")
         parser.add_argument("--json", action="store_true", dest="as_json")
         parser.add_argument("--rate-limit-per-minute", type=float, default=None)
+        parser.add_argument("--control", action="store_true", help="loopback control API")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from django_webexteams.testing.runner import run
@@ -29,5 +30,6 @@ class Command(BaseCommand):
             redirect_uris=options["redirect_uris"],
             as_json=options["as_json"],
             rate_limit_per_minute=options["rate_limit_per_minute"],
+            control=options["control"],
             stdout=self.stdout,
         )
