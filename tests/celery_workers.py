@@ -138,10 +138,13 @@ def celery_workers(transactional_db: None, tmp_path: Path, settings: Any) -> Ite
     def start(
         api_base_url: str, count: int = 1, concurrency: int = 1,
         extra_env: dict[str, str] | None = None, webexteams: dict[str, Any] | None = None,
+        broker_url: str | None = None, cache_url: str | None = None,
     ) -> WorkerGroup:  # fmt: skip
+        # broker_url / cache_url: another Redis than the shared one (e.g. a private server
+        # that a chaos test stops and restarts), for the workers and this process alike.
         queue = f"t-{uuid.uuid4().hex[:10]}"
-        broker = redis_url(14)
-        cache = redis_url(13)
+        broker = broker_url or redis_url(14)
+        cache = cache_url or redis_url(13)
         prefix = f"t{uuid.uuid4().hex[:8]}"
         env = {
             **os.environ,
