@@ -373,3 +373,23 @@ def test_stop_ends_keep_alive_threads() -> None:
         t.join(timeout=5)
     assert not any(t.is_alive() for t in handlers)
     session.close()
+
+
+def test_client_giving_up_is_not_a_server_error(
+    fake_webex: Any, alice: Any, capfd: Any, caplog: Any
+) -> None:
+    fake_webex.set_latency(0.5)
+    with pytest.raises(requests.Timeout):
+        requests.get(
+            fake_webex.base_url + "/people/me",
+            headers={"Authorization": f"Bearer {alice.token}"},
+            timeout=0.05,
+        )
+    fake_webex.set_latency(0)
+    # The server keeps serving and prints no traceback for the vanished client.
+    assert Api(fake_webex.base_url, alice.token).get("/people/me").ok
+    import time
+
+    time.sleep(0.6)  # let the slow handler finish writing to the closed socket
+    assert "Traceback" not in capfd.readouterr().err
+    assert fake_webex.unexpected_errors == []
