@@ -458,11 +458,27 @@ class FakeWebex:
         return self.faults.quirks
 
     def reset_faults(self) -> None:
-        self.faults.rules.clear()
-        self.faults.drops = 0
-        self.faults.latency = 0.0
-        self.faults.rate_limit = RateLimit()
-        self.faults.quirks = Quirks()
+        """Drop armed failures, drops, latency, the rate limit and quirks."""
+        with self.faults._lock:
+            self.faults.rules.clear()
+            self.faults.drops = 0
+            self.faults.latency = 0.0
+            self.faults.rate_limit = RateLimit()
+            self.faults.quirks = Quirks()
+            self.faults._hits.clear()
+
+    def reset(self) -> None:
+        """Forget everything (people, rooms, webhooks, tokens, faults, logs) but keep serving
+        on the same port: for a session-wide server shared by many tests."""
+        self.wait_for_idle()
+        self.reset_faults()
+        with self.state.lock:
+            self.state = State(self.clock)
+        with self._requests_lock:
+            self._requests.clear()
+        with self.dispatcher.cond:
+            self.dispatcher.deliveries.clear()
+        self.unexpected_errors.clear()
 
     # --- observation -------------------------------------------------------------------------
     def _record(self, rec: RecordedRequest) -> None:

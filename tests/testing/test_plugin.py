@@ -98,3 +98,19 @@ def test_plugin_import_is_cheap() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_session_server_reset(fake_webex_server: Any) -> None:
+    import requests
+
+    p = fake_webex_server.add_person("before-reset@example.com")
+    port = fake_webex_server.port
+    fake_webex_server.fail_next(500, times=3)
+    fake_webex_server.reset()
+    headers = {"Authorization": f"Bearer {p.token}"}
+    url = fake_webex_server.base_url + "/people/me"
+    assert requests.get(url, headers=headers, timeout=5).status_code == 401  # forgotten
+    q = fake_webex_server.add_person("after-reset@example.com")
+    resp = requests.get(url, headers={"Authorization": f"Bearer {q.token}"}, timeout=5)
+    assert resp.status_code == 200 and fake_webex_server.port == port
+    assert fake_webex_server.count("GET", "/people/me") == 2
