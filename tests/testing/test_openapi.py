@@ -5,11 +5,15 @@ Strictness: objects defined as component schemas get ``additionalProperties: fal
 fake cannot invent fields; the few fields the service really sends but the spec's schema
 lacks are allow-listed below, each with its reason. Error bodies validate against the admin
 spec's ``Error`` schema with message, errors and trackingId required.
+
+The specs are read from ../shared/webex-openapi/ (or WEBEX_OPENAPI_DIR) when present, else
+from the committed subset (openapi_subset.py), which a test keeps in sync with the specs.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
@@ -23,25 +27,13 @@ import requests
 from django_webexteams.testing import FakeWebex
 from django_webexteams.testing.routes import router
 
+from .openapi_subset import ADMIN_PATHS, SUBSET_PATH, derive_all, in_scope
+
 SPEC_DIR = Path(
     os.environ.get("WEBEX_OPENAPI_DIR")
     or Path(__file__).resolve().parents[3] / "shared" / "webex-openapi"
 )
-pytestmark = pytest.mark.skipif(
-    not (SPEC_DIR / "webex-messaging.json").exists(),
-    reason=f"OpenAPI specs not found in {SPEC_DIR} (set WEBEX_OPENAPI_DIR)",
-)
-
-OUT_OF_SCOPE = re.compile(r"^/(room/linkedFolders|hds/)|/meetingInfo$")
-ADMIN_PATHS = {
-    "/licenses",
-    "/licenses/{licenseId}",
-    "/organizations",
-    "/organizations/{orgId}",
-    "/roles",
-    "/roles/{roleId}",
-}
-ADMIN_METHODS = {"get"}  # the client covers reads only (no DELETE org, no PATCH licenses)
+HAVE_FULL_SPECS = (SPEC_DIR / "webex-messaging.json").exists()
 
 # Fields the service sends that the schema omits. Each entry says why it is allowed.
 EXTRA_FIELDS: dict[str, set[str]] = {
@@ -75,9 +67,24 @@ ATTACHMENT_SCHEMA = {
 STATUS_ALIASES = {("post", "/attachment/actions"): {200: "202"}}
 
 
+@functools.cache
+def _load_cached(name: str) -> str:
+    if HAVE_FULL_SPECS:
+        return (SPEC_DIR / name).read_text()
+    return json.dumps(json.loads(SUBSET_PATH.read_text())[name])
+
+
 def _load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SPEC_DIR / name).read_text())
+    data: dict[str, Any] = json.loads(_load_cached(name))
     return data
+
+
+@pytest.mark.skipif(not HAVE_FULL_SPECS, reason=f"full OpenAPI specs not in {SPEC_DIR}")
+def test_committed_subset_matches_the_specs() -> None:
+    committed = json.loads(SUBSET_PATH.read_text())
+    assert committed == json.loads(json.dumps(derive_all(SPEC_DIR))), (
+        "regenerate with: python -m tests.testing.openapi_subset"
+    )
 
 
 def _to_json_schema(spec: dict[str, Any], node: Any, seen: tuple[str, ...] = ()) -> Any:
@@ -114,21 +121,10 @@ def _to_json_schema(spec: dict[str, Any], node: Any, seen: tuple[str, ...] = ())
 
 
 def _operations() -> list[tuple[str, str, str]]:
-    if not (SPEC_DIR / "webex-messaging.json").exists():
-        return []
     ops = []
-    messaging = _load("webex-messaging.json")
-    for path, item in messaging["paths"].items():
-        if OUT_OF_SCOPE.search(path):
-            continue
-        for method in item:
-            if method in ("get", "post", "put", "delete"):
-                ops.append(("webex-messaging.json", method, path))
-    admin = _load("webex-admin.json")
-    for path in sorted(ADMIN_PATHS):
-        for method in admin["paths"][path]:
-            if method in ADMIN_METHODS:
-                ops.append(("webex-admin.json", method, path))
+    for spec_name in ("webex-messaging.json", "webex-admin.json"):
+        for path, item in _load(spec_name)["paths"].items():
+            ops += [(spec_name, m, path) for m in item if in_scope(spec_name, m, path)]
     return ops
 
 
@@ -140,6 +136,8 @@ def _norm(path: str) -> str:
 
 
 def test_fake_serves_exactly_the_in_scope_operations() -> None:
+    assert len(OPERATIONS) == 52  # 46 messaging + 6 admin reads (out-of-scope paths excluded)
+    assert {p for s, _, p in OPERATIONS if s == "webex-admin.json"} == ADMIN_PATHS
     spec_ops = {(m.upper(), _norm(p)) for _, m, p in OPERATIONS}
     served = {(r.method, _norm(r.spec_path)) for r in router.routes if r.spec_path}
     assert spec_ops - served == set(), "operations in the spec the fake does not serve"
