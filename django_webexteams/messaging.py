@@ -42,7 +42,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -137,7 +136,13 @@ def _enqueue_on_commit(pk: int) -> None:
     # robust=True: the caller's transaction has committed by then; a broker outage must not
     # raise into code that already believes the message is queued. The row stays ``queued``
     # and ``manage.py webexteams_outbox retry --stuck`` re-enqueues it.
-    transaction.on_commit(partial(_enqueue_logged, pk), robust=True)
+    # A named function, not functools.partial: Django logs a failing robust callback with
+    # ``func.__qualname__``, which a partial lacks, and that AttributeError would escape into
+    # the caller after its commit (tests/reliability/test_chaos.py stops the broker).
+    def enqueue() -> None:
+        _enqueue_logged(pk)
+
+    transaction.on_commit(enqueue, robust=True)
 
 
 def _enqueue_logged(pk: int) -> None:
