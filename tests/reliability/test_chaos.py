@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -76,9 +77,12 @@ def test_sigkill_two_of_three_workers_mid_send(
             messaging.send_message(room_id=room.id, text=f"kill room {i}")
     total = n_direct + n_room
 
+    def at_least(n: int) -> Callable[[], bool]:
+        return lambda: sent() >= n
+
     kills = []
     for index, threshold in ((0, total // 4), (1, total // 2)):
-        wait_until(lambda t=threshold: sent() >= t, 180, f"{threshold} sent", group.logs)
+        wait_until(at_least(threshold), 180, f"{threshold} sent", group.logs)
         in_flight = OutboundMessage.objects.filter(status="sending").count()
         group.kill(index)  # SIGKILL to the worker and its pool process
         kills.append((index, sent(), in_flight))
