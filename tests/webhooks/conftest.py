@@ -15,7 +15,7 @@ from django.urls import reverse
 from django_webexteams import conf, signals
 from django_webexteams.client import generate_secret
 from django_webexteams.models import Webhook
-from testproject.bot.receivers import ECHO_UID, echo
+from testproject.bot.receivers import CARD_UID, ECHO_UID, card_submitted, echo
 from tests.webhooks.cases import Request, Target
 
 ALL_WEBHOOK_SIGNALS = {
@@ -46,8 +46,10 @@ def _without_example_bot() -> Iterator[None]:
     """The test project's echo bot answers message_created; unit tests here must not depend
     on it (it needs a reachable Webex). Tests that want it reconnect it."""
     signals.message_created.disconnect(dispatch_uid=ECHO_UID)
+    signals.attachment_action_created.disconnect(dispatch_uid=CARD_UID)
     yield
     signals.message_created.connect(echo, dispatch_uid=ECHO_UID)
+    signals.attachment_action_created.connect(card_submitted, dispatch_uid=CARD_UID)
 
 
 @dataclass
