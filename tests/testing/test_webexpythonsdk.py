@@ -126,3 +126,13 @@ def test_teams_and_card_actions(fake_webex: Any, sdk: Any, alice: Any, bob: Any)
     bob_sdk = webexpythonsdk.WebexAPI(access_token=bob.token, base_url=fake_webex.base_url + "/")
     action = bob_sdk.attachment_actions.create(type="submit", messageId=msg.id, inputs={"x": "1"})
     assert sdk.attachment_actions.get(action.id).inputs == {"x": "1"}
+
+
+def test_rate_limiter_429_then_recover(fake_webex: Any, sdk: Any, alice: Any) -> None:
+    # The per-token limiter (not a scripted failure): 3 requests per second, Retry-After 1.
+    fake_webex.set_rate_limit(per_second=3, retry_after=1)
+    with pytest.warns(webexpythonsdk.RateLimitWarning):
+        ids = [sdk.people.me().id for _ in range(5)]
+    assert ids == [alice.id] * 5
+    statuses = [r.status for r in fake_webex.requests if r.path == "/people/me"]
+    assert 429 in statuses and statuses.count(200) == 5
