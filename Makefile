@@ -26,8 +26,10 @@ test: venv
 	@echo "database: $$($(BIN)/python -m testproject.dbprobe)"
 	DATABASE_URL="$$($(BIN)/python -m testproject.dbprobe)" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# DEMO_ONCE=1: run the story and exit (0 only if every step passed); DEMO_WEB_PORT /
+# DEMO_FAKE_PORT: other ports than 8000 / 8900 (see testproject/demo/config.py).
 demo: venv
-	$(BIN)/python -m testproject.demo
+	@$(BIN)/python -m testproject.demo
 
 bench: venv
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

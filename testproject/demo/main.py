@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 import shutil
@@ -121,6 +122,30 @@ def _migrate_and_staff(config: DemoConfig) -> str:
     return password
 
 
+def _store_admin_credential(seeded: dict[str, Any]) -> str:
+    """Keep the fake organisation admin's token as a Credential owned by the staff user, so
+    that the admin's live Licenses page (which needs an administrator) has one to act as.
+    Through the same command a deployment uses: the token travels in an environment
+    variable, never on a command line."""
+    import os
+
+    from django.core.management import call_command
+
+    admin = seeded["people"]["admin"]
+    os.environ["DEMO_ADMIN_TOKEN"] = admin["token"]
+    try:
+        call_command(
+            "webexteams_add_credential",
+            token_env="DEMO_ADMIN_TOKEN",
+            name=f"{admin['display_name']} (organisation admin)",
+            owner=STAFF_USER,
+            stdout=io.StringIO(),
+        )
+    finally:
+        del os.environ["DEMO_ADMIN_TOKEN"]
+    return str(admin["display_name"])
+
+
 def _start_web_and_worker(config: DemoConfig, sup: Supervisor, env: dict[str, str]) -> None:
     sup.start(
         "test project",
@@ -194,6 +219,9 @@ def main() -> int:
         say(f"  {OK} fake Webex on {config.fake_url}/v1 (seeded: Alice, Bob, an admin, "
             "Echo Bot, a team, 'Demo space', licenses, an OAuth client)")  # fmt: skip
         say(f"  {OK} database migrated; staff user: {STAFF_USER} / {password}")
+        admin_name = _store_admin_credential(seeded)
+        say(f"  {OK} {admin_name}'s token stored as a Credential (webexteams_add_credential), "
+            "for the admin's Licenses page")  # fmt: skip
         _start_web_and_worker(config, sup, env)
         say(f"  {OK} test project on {config.web_url} (runserver), Celery worker on "
             f"queue {config.queue}")  # fmt: skip
