@@ -90,6 +90,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_local_caches() -> Iterator[None]:
+    """Each test starts with empty in-process caches, so state kept there (the rate-limit gate,
+    cached bot identities) cannot leak from one test into the next."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    yield
+    for cache in caches.all(initialized_only=True):
+        if isinstance(cache, LocMemCache):
+            cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_real_webex(settings: Any) -> Iterator[None]:
     """Nothing may default to the real Webex: the API base points at a closed port unless a
     test points it at the fake Webex (the ``fake_webex`` fixture does)."""
