@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
 from django_webexteams.views import oauth, webhook
 
 app_name = "webexteams"
 
-urlpatterns: list = [
+urlpatterns: list[URLPattern | URLResolver] = [
     # The webhook receiver; one URL per registration (docs/webhooks.md)
     path("webhooks/<uuid:uuid>/", webhook.receive, name="webhook"),
     # "Log in with Webex" (docs/oauth.md)
