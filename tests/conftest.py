@@ -19,7 +19,7 @@ import pytest
 from tests import network_guard
 from tests.network_guard import NetworkGuardError
 
-pytest_plugins = ["tests.celery_workers"]
+pytest_plugins = ["tests.celery_workers", "tests.browser"]
 
 __all__ = ["NetworkGuardError", "chromium_path", "in_ci", "redis_url"]
 

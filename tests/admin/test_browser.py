@@ -6,8 +6,6 @@ Debian's chromium through Playwright's ``executable_path``; screenshots go to te
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,37 +13,14 @@ import pytest
 from django_webexteams import webhooks
 from django_webexteams.models import Credential, Webhook, WebhookDelivery
 from tests.admin.conftest import World
-from tests.conftest import chromium_path
+from tests.browser import ARTIFACTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; Django would then refuse the
-    # ORM calls the test makes between page actions. The live server has its own thread.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1280, "height": 900})
-            tab.set_default_timeout(20_000)
-            yield tab
-        finally:
-            browser.close()
+def page(browser_page: Any) -> Any:
+    return browser_page
 
 
 def test_admin_live_pages_in_chromium(

@@ -5,50 +5,15 @@ Debian's chromium through Playwright's ``executable_path``; screenshots go to te
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from django_webexteams.models import Credential
-from tests.conftest import chromium_path
+from tests.browser import ARTIFACTS
 from tests.oauth.conftest import CLIENT_ID, CLIENT_SECRET
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop running in this thread; Django would then
-    # refuse the ORM calls the test makes between page actions. The live server runs in its
-    # own thread, so nothing here is actually asynchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(20_000)
-            yield page
-        finally:
-            browser.close()
-            # While Playwright's loop runs, Django keeps this thread's connections in a
-            # context-local slot that pytest-django's teardown does not see: close them here,
-            # or PostgreSQL refuses to drop the test database at the end of the run.
-            connections.close_all()
 
 
 @pytest.fixture
