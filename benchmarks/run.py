@@ -26,17 +26,13 @@ from benchmarks.common import log, results_dir
 NAMES = ("ingest", "listing", "sending", "overhead")
 
 QUICK: dict[str, dict[str, Any]] = {
-    "ingest": {"duration": 2.0, "rounds": 1, "bodies": 4_000},
-    "listing": {
-        "rooms": 1_000,
-        "small": 100,
-        "page_size": 100,
-        "rounds": 1,
-        "memory_page_size": 10,
-    },
-    "sending": {"count": 40, "rate": 20.0, "timeout": 90.0},
+    "ingest": {"duration": 2, "rounds": 1, "bodies": 12_000,
+               "variants": ("bare", "minimal", "full-sync")},
+    "listing": {"rooms": 1_000, "small": 100, "page_size": 100, "rounds": 1,
+                "memory_page_size": 10},
+    "sending": {"count": 30, "rate": 20.0, "timeout": 90.0, "approaches": ("ours", "sdk-celery")},
     "overhead": {"calls": 50, "rounds": 1},
-}
+}  # fmt: skip
 
 
 def runner(name: str) -> Callable[..., dict[str, Any]]:
