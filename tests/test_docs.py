@@ -66,6 +66,9 @@ def test_python_samples_run(path: Path, fake_webex: Any, settings: Any) -> None:
                 pytest.fail(f"{_id(path)}, python block {number} failed: {exc!r}\n{code}")
     finally:
         app.conf.task_always_eager = eager
+        # Receivers the samples connected (@receiver holds weak references) die with the
+        # namespace now, instead of answering signals in later tests until the next GC.
+        namespace.clear()
 
 
 @pytest.mark.parametrize("path", SH_DOCS, ids=_id)
