@@ -705,7 +705,10 @@ class WebhookAdmin(EncryptedFieldsAdmin):
 
         _each(self, request, rows, work)
 
-    @admin.action(description=_("Check status at Webex"))
+    # Security: "change", not just view. Checking writes each row's status, sends
+    # webhook_disabled to the project's receivers and, with WEBHOOK_AUTO_REACTIVATE,
+    # reactivates webhooks at Webex; a view-only staff member must not trigger that.
+    @admin.action(description=_("Check status at Webex"), permissions=("change",))
     def check_status(self, request: HttpRequest, queryset: QuerySet[Webhook]) -> None:
         from django_webexteams import webhooks
 
@@ -982,7 +985,10 @@ class OutboundMessageAdmin(EncryptedFieldsAdmin):
 
     actions = ("send_again",)
 
-    @admin.action(description=_("Send again (failed messages only)"))
+    # Security: "change", not just view: this makes the bot (or a user's credential) post
+    # to Webex again. Without permissions=, Django offers an action to every staff member
+    # who can open the changelist, view-only ones included.
+    @admin.action(description=_("Send again (failed messages only)"), permissions=("change",))
     def send_again(self, request: HttpRequest, queryset: QuerySet[OutboundMessage]) -> None:
         """Queue failed rows again through ``messaging.resend``. Other statuses are skipped:
         a sent message would be posted twice, a queued/sending one is in progress."""

@@ -255,6 +255,26 @@ def test_check_status(world: World, su_client: Client, registered: Webhook) -> N
     assert registered.status == "inactive"
 
 
+def test_check_status_needs_the_change_permission(
+    world: World, registered: Webhook, django_user_model: Any, settings: Any
+) -> None:
+    """Attack: a staff member who may only *view* webhooks posts the "check_status" action
+    by hand. It writes the rows' status, sends ``webhook_disabled`` to project receivers and,
+    with WEBHOOK_AUTO_REACTIVATE, reactivates webhooks at Webex: a change, not a view."""
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_AUTO_REACTIVATE": True}
+    with world.fake.state.lock:
+        world.fake.state.webhooks[registered.webex_id].status = "inactive"
+    viewer = _user(django_user_model, "wviewer", "webexteams.view_webhook", is_staff=True)
+    client = Client()
+    client.force_login(viewer)
+    html = client.get(reverse("admin:webexteams_webhook_changelist")).content.decode()
+    assert 'value="check_status"' not in html
+    act(client, "webhook", "check_status", registered.pk)
+    registered.refresh_from_db()
+    assert registered.last_checked_at is None
+    assert world.fake.webhook_status(str(registered.webex_id)) == "inactive"
+
+
 def test_check_status_through_celery(
     world: World, su_client: Client, registered: Webhook, settings: Any, monkeypatch: Any
 ) -> None:
@@ -447,6 +467,27 @@ def test_send_again_requeues_a_failed_message(
     assert "1 message(s) queued again" in text_of(response)
     sent.refresh_from_db()
     assert sent.status == "sent"
+
+
+def test_send_again_needs_the_change_permission(
+    world: World,
+    django_user_model: Any,
+    enqueued: list[int],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Attack: a staff member who may only *view* the outbox posts the "send_again" action by
+    hand, making the bot post messages to Webex again."""
+    failed = OutboundMessage.objects.create(room_id="r1", text="hi", status="failed")
+    viewer = _user(django_user_model, "oviewer", "webexteams.view_outboundmessage", is_staff=True)
+    client = Client()
+    client.force_login(viewer)
+    html = client.get(reverse("admin:webexteams_outboundmessage_changelist")).content.decode()
+    assert 'value="send_again"' not in html
+    with django_capture_on_commit_callbacks(execute=True):
+        act(client, "outboundmessage", "send_again", failed.pk)
+    assert enqueued == []
+    failed.refresh_from_db()
+    assert failed.status == "failed"
 
 
 def test_outbox_status_filter(world: World, su_client: Client) -> None:
