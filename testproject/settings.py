@@ -112,12 +112,19 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Celery beat: keep OAuth user tokens fresh (docs/oauth.md, "Refreshing in the background").
+# Celery beat: every periodic task of the app (docs/deployment.md, "Periodic tasks").
 CELERY_BEAT_SCHEDULE = {
     "webexteams-refresh-credentials": {
         "task": "webexteams.refresh_credentials",
         "schedule": 3600.0,
         "kwargs": {"within": 86400},
+    },
+    "webexteams-check-webhooks": {"task": "webexteams.check_webhooks", "schedule": 300.0},
+    "webexteams-prune-deliveries": {"task": "webexteams.prune_deliveries", "schedule": 86400.0},
+    "webexteams-requeue-stuck-messages": {
+        "task": "webexteams.requeue_stuck_messages",
+        "schedule": 300.0,
+        "kwargs": {"older_than_minutes": 15},
     },
 }
 # Redis redelivers a task not acknowledged within visibility_timeout (a killed worker's task,

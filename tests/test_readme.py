@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,3 +35,24 @@ def test_readme_celery_wiring_matches_the_test_project() -> None:
 def test_readme_names_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme and "DEMO_ONCE=1 make demo" in readme
+
+
+PERIODIC_TASKS = {
+    "webexteams.refresh_credentials",
+    "webexteams.check_webhooks",
+    "webexteams.prune_deliveries",
+    "webexteams.requeue_stuck_messages",
+}
+
+
+def test_beat_schedules_name_every_periodic_task(settings: Any) -> None:
+    """docs/deployment.md and the test project schedule all four periodic tasks, by names
+    that Celery knows."""
+    from testproject.celery import app
+
+    app.loader.import_default_modules()
+    docs = (ROOT / "docs" / "deployment.md").read_text()
+    in_docs = set(re.findall(r'"task": "(webexteams\.\w+)"', docs))
+    in_project = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert in_docs == in_project == PERIODIC_TASKS
+    assert PERIODIC_TASKS <= set(app.tasks)
