@@ -1,8 +1,10 @@
-"""README samples that tests/test_docs.py cannot execute in-process, checked another way.
+"""What tests/test_docs.py cannot execute in-process, checked another way.
 
-The Celery wiring block would create a second Celery app and make it the current one for the
-rest of the test session; instead it must match testproject/celery.py line for line (with
-``proj`` for ``testproject``), the file the suite's real workers and ``make demo`` run.
+- README's Celery wiring would create a second Celery app and make it the current one for the
+  rest of the session; instead it must match testproject/celery.py line for line (with
+  ``proj`` for ``testproject``), the file the suite's real workers and ``make demo`` run.
+- The beat schedules name every periodic task; docs/settings.md lists every setting with the
+  default that ``conf.DEFAULTS`` really has.
 """
 
 from __future__ import annotations
@@ -56,3 +58,19 @@ def test_beat_schedules_name_every_periodic_task(settings: Any) -> None:
     in_project = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert in_docs == in_project == PERIODIC_TASKS
     assert PERIODIC_TASKS <= set(app.tasks)
+
+
+def test_settings_md_lists_every_key_with_its_default() -> None:
+    import ast
+
+    from django_webexteams.conf import DEFAULTS
+
+    doc = (ROOT / "docs" / "settings.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)`", doc, re.M))
+    assert set(rows) == set(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        documented = ast.literal_eval(rows[key])
+        if isinstance(default, tuple | list):
+            assert tuple(documented) == tuple(default), key
+        else:
+            assert documented == default, key
