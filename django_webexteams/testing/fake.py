@@ -215,6 +215,12 @@ class FakeWebex:
     def org_id(self) -> str:
         return self.state.org.id
 
+    def add_org(self, display_name: str) -> str:
+        """A customer organization managed by the fake's own one (a partner's customer):
+        its administrators list, read and may delete it. Returns its id."""
+        with self.state.lock:
+            return self.state.add_org(display_name).id
+
     def license_id(self, name: str) -> str:
         return self.state.license_named(name).id
 

@@ -30,6 +30,9 @@ def required_scope(method: str, path: str) -> str | None:
     """The scope a request needs, or None (webhooks, unknown)."""
     if path == "/people/me":
         return "spark:people_read"
+    if path.rstrip("/") == "/licenses/users" and method == "PATCH":
+        # Assigning licenses changes people: Webex asks for spark-admin:people_write.
+        return "spark-admin:people_write"
     for prefix in sorted(_READ_WRITE, key=len, reverse=True):
         if path == prefix or path.startswith(prefix + "/"):
             read, write = _READ_WRITE[prefix]

@@ -42,6 +42,9 @@ class Organization:
     display_name: str
     created: datetime
     uuid: str = ""
+    # A customer organization managed by a partner organization (``FakeWebex.add_org``):
+    # the partner's administrators see it and may delete it (DELETE /organizations/{orgId}).
+    managed_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "displayName": self.display_name, "created": iso(self.created)}
@@ -98,6 +101,9 @@ class Person:
     nick_name: str | None = None
     roles: list[str] = field(default_factory=list)
     licenses: list[str] = field(default_factory=list)
+    # Attendee roles on meeting sites given with PATCH /licenses/users (host roles come from
+    # the meeting licenses themselves, see State.site_urls_of).
+    attendee_sites: list[str] = field(default_factory=list)
     token: str = ""
     status: str = "active"
     invite_pending: bool = False
@@ -488,6 +494,46 @@ class State:
 
     def consumed(self, license_id: str) -> int:
         return sum(1 for p in self.people.values() if license_id in p.licenses)
+
+    def site_urls_of(self, person: Person) -> list[dict[str, str]]:
+        """``siteUrls`` of ``PATCH /licenses/users``: a meeting license on a site makes its
+        holder a host there; other sites are attendee roles given explicitly (Webex: "For
+        host account, remove attendee and assign the license on that site")."""
+        hosts: list[str] = []
+        for lic_id in person.licenses:
+            lic = self.licenses.get(lic_id)
+            if lic is not None and lic.site_url and lic.site_url not in hosts:
+                hosts.append(lic.site_url)
+        out = [{"siteUrl": site, "accountType": "host"} for site in hosts]
+        out += [
+            {"siteUrl": site, "accountType": "attendee"}
+            for site in person.attendee_sites
+            if site not in hosts
+        ]
+        return out
+
+    def meeting_sites(self) -> set[str]:
+        """The meeting sites of the organization's licenses."""
+        return {lic.site_url for lic in self.licenses.values() if lic.site_url}
+
+    def visible_orgs(self, person: Person) -> list[Organization]:
+        """The person's own organization, then the customer organizations it manages."""
+        own = self.orgs.get(person.org_id)
+        managed = [o for o in self.orgs.values() if o.managed_by == person.org_id]
+        return ([own] if own is not None else []) + managed
+
+    def add_org(self, display_name: str, *, managed_by: str | None = None) -> Organization:
+        """A customer organization (no licenses, no people) managed by ``managed_by``."""
+        org_uuid = str(uuid.uuid4())
+        org = Organization(
+            make_id("ORGANIZATION", org_uuid),
+            display_name,
+            self.clock.now(),
+            org_uuid,
+            managed_by=managed_by or self.org.id,
+        )
+        self.orgs[org.id] = org
+        return org
 
     # --- people and tokens ------------------------------------------------------------------
     def create_person(

@@ -31,16 +31,19 @@ ADMIN_PATHS = {
     "/organizations/{orgId}",
     "/roles",
     "/roles/{roleId}",
+    "/licenses/users",
 }
 ADMIN_METHODS = {"get"}
+#: Admin writes the client covers (client/_operations.py), so the fake serves them too.
+ADMIN_WRITES = {("delete", "/organizations/{orgId}"), ("patch", "/licenses/users")}
 _DROP_KEYS = {"description", "example", "examples", "summary", "externalDocs"}
 
 
 def in_scope(spec_name: str, method: str, path: str) -> bool:
+    if spec_name == "webex-admin.json":
+        return path in ADMIN_PATHS and (method in ADMIN_METHODS or (method, path) in ADMIN_WRITES)
     if method not in ("get", "post", "put", "delete"):
         return False
-    if spec_name == "webex-admin.json":
-        return path in ADMIN_PATHS and method in ADMIN_METHODS
     return not OUT_OF_SCOPE.search(path)
 
 

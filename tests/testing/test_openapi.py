@@ -136,7 +136,9 @@ def _norm(path: str) -> str:
 
 
 def test_fake_serves_exactly_the_in_scope_operations() -> None:
-    assert len(OPERATIONS) == 52  # 46 messaging + 6 admin reads (out-of-scope paths excluded)
+    # 46 messaging + 6 admin reads + 2 admin writes the client covers (DELETE
+    # /organizations/{orgId}, PATCH /licenses/users); out-of-scope paths excluded.
+    assert len(OPERATIONS) == 54
     assert {p for s, _, p in OPERATIONS if s == "webex-admin.json"} == ADMIN_PATHS
     spec_ops = {(m.upper(), _norm(p)) for _, m, p in OPERATIONS}
     served = {(r.method, _norm(r.spec_path)) for r in router.routes if r.spec_path}
@@ -177,6 +179,7 @@ class World:
         self.event = fake.call(self.alice, "GET", "/events")["items"][0]
         self.license = fake.license_id("Messaging")
         self.role = fake.role_id("Full Administrator")
+        self.customer_org = fake.add_org("Spec customer")
 
     def membership(self, person: Any) -> str:
         items = self.fake.call(self.alice, "GET", "/memberships", params={"roomId": self.room.id})
@@ -300,6 +303,20 @@ def _request(w: World, method: str, path: str) -> tuple[str, str, dict[str, Any]
         ("get", "/licenses/{licenseId}"): (f"/licenses/{w.license}", {}),
         ("get", "/organizations"): ("/organizations", {}),
         ("get", "/organizations/{orgId}"): (f"/organizations/{w.fake.org_id}", {}),
+        ("delete", "/organizations/{orgId}"): (f"/organizations/{w.customer_org}", {}),
+        ("patch", "/licenses/users"): (
+            "/licenses/users",
+            {
+                "json": {
+                    "personId": w.bob.id,
+                    "orgId": w.fake.org_id,
+                    "licenses": [
+                        {"id": w.fake.license_id("Advanced Messaging"), "operation": "add"}
+                    ],
+                    "siteUrls": [{"siteUrl": "fakeorg.webex.com", "accountType": "attendee"}],
+                }
+            },
+        ),
         ("get", "/roles"): ("/roles", {}),
         ("get", "/roles/{roleId}"): (f"/roles/{w.role}", {}),
     }
