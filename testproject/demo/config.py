@@ -121,6 +121,7 @@ class DemoConfig:
             "PYTHONUNBUFFERED": "1",
             "DJANGO_SETTINGS_MODULE": "testproject.settings",
             "DJANGO_DEBUG": "true",  # runserver serves the admin's CSS; loopback only
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             # IMMEDIATE: SQLite takes the write lock when a transaction starts, so the web
             # process, the worker and the demo wait for each other instead of failing with
             # "database is locked" when two try to upgrade a read lock at once.
