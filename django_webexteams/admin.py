@@ -396,6 +396,25 @@ class CredentialAdmin(EncryptedFieldsAdmin):
         (_("Status"), {"fields": ("last_refreshed_at", "last_error", "created_at", "updated_at")}),
     )
 
+    #: Who a Webex identity belongs to: "Log in with Webex" finds the Django user through
+    #: (webex_person_id, owner) of user credentials, and stores fresh tokens there.
+    IDENTITY_FIELDS = ("owner", "webex_person_id")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        user: Any = request.user
+        if not user.is_superuser:
+            # Security: only superusers may link a Webex identity to an account. A staff
+            # member who may change credentials could otherwise point the credential of
+            # their own Webex identity at a superuser and log in with Webex as that
+            # superuser, or point a victim's person id at their own account and receive
+            # the victim's tokens at the victim's next login. Kind too, once saved: a bot
+            # row turned into a user row would become such a link.
+            fields += [f for f in self.IDENTITY_FIELDS if f not in fields]
+            if obj is not None and "kind" not in fields:
+                fields.append("kind")
+        return fields
+
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         # The owner's username field is read here, per request, not at import time.
         username = get_user_model().USERNAME_FIELD

@@ -138,6 +138,87 @@ def test_staff_who_may_only_view_cannot_refresh(
     assert 'value="check_token"' in page and 'value="refresh_now"' not in page
 
 
+def _credential_form(row: Credential, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kind": row.kind,
+        "name": row.name,
+        "owner": row.owner_id or "",
+        "is_active": "on",
+        "webex_person_id": row.webex_person_id,
+        "email": row.email,
+        "display_name": row.display_name,
+        "org_id": row.org_id,
+        "scopes": "[]",
+        "expires_at_0": "",
+        "expires_at_1": "",
+        "refresh_expires_at_0": "",
+        "refresh_expires_at_1": "",
+        "last_error": "",
+        "new_access_token": "",
+        "new_refresh_token": "",
+    }
+    data.update(changes)
+    return data
+
+
+def test_staff_cannot_relink_a_webex_identity_to_another_account(
+    world: World, django_user_model: Any, superuser: Any
+) -> None:
+    """Attack: privilege escalation through the identity link. A staff member who may
+    change credentials (not a superuser) sets the owner of the credential of *their own*
+    Webex identity to the superuser: "Log in with Webex" finds users by that link, so their
+    next Webex login would land in the superuser's account. Setting the person id of their
+    own credential to a victim's would, the other way round, store the victim's fresh tokens
+    under the staff member's account at the victim's next login. Only superusers may change
+    who a Webex identity belongs to."""
+    staff = _user(
+        django_user_model,
+        "credstaff",
+        "webexteams.view_credential",
+        "webexteams.add_credential",
+        "webexteams.change_credential",
+        is_staff=True,
+    )
+    own = Credential.objects.create(
+        kind="user", owner=staff, webex_person_id=world.alice.id, access_token=world.alice.token
+    )
+    client = Client()
+    client.force_login(staff)
+    url = reverse("admin:webexteams_credential_change", args=[own.pk])
+    page = client.get(url).content.decode()
+    assert 'name="owner"' not in page and 'name="webex_person_id"' not in page
+    response = client.post(
+        url, _credential_form(own, owner=superuser.pk, webex_person_id=world.admin.id, name="x")
+    )
+    assert response.status_code == 302  # saved: the other fields stay editable
+    own.refresh_from_db()
+    assert own.name == "x"
+    assert own.owner_id == staff.pk and own.webex_person_id == world.alice.id
+    # Adding a credential cannot link an identity to anyone either.
+    response = client.post(
+        reverse("admin:webexteams_credential_add"),
+        _credential_form(
+            Credential(kind="user", name="new", webex_person_id="ignored"),
+            owner=superuser.pk,
+            new_access_token="t" * 40,
+        ),
+    )
+    assert response.status_code == 302
+    added = Credential.objects.get(name="new")
+    assert added.owner_id is None and added.webex_person_id == ""
+
+
+def test_superusers_may_relink_an_identity(world: World, su_client: Client, superuser: Any) -> None:
+    row = Credential.objects.create(
+        kind="user", webex_person_id=world.alice.id, access_token=world.alice.token
+    )
+    url = reverse("admin:webexteams_credential_change", args=[row.pk])
+    response = su_client.post(url, _credential_form(row, owner=superuser.pk))
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.owner_id == superuser.pk
+
+
 def test_tokens_are_never_rendered(
     world: World, su_client: Client, oauth_credential: Credential
 ) -> None:
