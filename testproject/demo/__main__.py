@@ -4,4 +4,7 @@ import sys
 
 from testproject.demo.main import main
 
-sys.exit(main())
+try:
+    sys.exit(main())
+except KeyboardInterrupt:  # Ctrl-C before the demo's own handlers were installed
+    sys.exit(130)

@@ -248,6 +248,11 @@ def main() -> int:
         say(f"\n{FAIL} make demo: {exc}")
         say(f"  Logs: {config.logs}/")
         return 1
+    except Exception:
+        # A bug of the demo itself (or of the app during setup): show it, stop everything.
+        say(f"\n{FAIL} make demo stopped on an unexpected error:\n{traceback.format_exc()}")
+        say(f"  Logs: {config.logs}/")
+        return 1
     finally:
         sup.stop_all()
         say("Stopped the fake Webex, the test project and the worker.")
