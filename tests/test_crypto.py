@@ -85,6 +85,26 @@ def test_plaintext_is_not_accepted_as_ciphertext(settings: Any) -> None:
         crypto.decrypt("ünïcode")
 
 
+def test_tampered_or_truncated_ciphertext_is_refused(settings: Any) -> None:
+    """Attack: someone with write access to the database (a backup restored by hand, an SQL
+    injection elsewhere) edits a stored ciphertext. Fernet's HMAC makes every edit a clear
+    DecryptionError: never garbage, never the bytes handed out as a token."""
+    import base64
+
+    use_keys(settings, KEY_A)
+    token = crypto.encrypt("secret-token-value")
+    raw = bytearray(base64.urlsafe_b64decode(token))
+    for position in (9, 30, len(raw) - 1):  # IV, ciphertext, HMAC
+        flipped = bytearray(raw)
+        flipped[position] ^= 0x01
+        with pytest.raises(crypto.DecryptionError):
+            crypto.decrypt(base64.urlsafe_b64encode(bytes(flipped)).decode())
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(token[:-8])
+    with pytest.raises(crypto.DecryptionError):
+        crypto.rotate(token[:-8])
+
+
 def test_rotate_re_encrypts_under_first_key(settings: Any) -> None:
     use_keys(settings, KEY_A)
     token = crypto.encrypt("v")

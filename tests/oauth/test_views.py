@@ -192,6 +192,18 @@ def test_email_match_never_picks_staff(client: Client, oauth_env: OAuthEnv) -> N
     assert int(client.session["_auth_user_id"]) != admin.pk
 
 
+def test_email_match_never_guesses_between_accounts(client: Client, oauth_env: OAuthEnv) -> None:
+    """Attack: account takeover by e-mail collision. Two local accounts share an address
+    (Django does not make e-mails unique); a Webex login with that address must link to
+    neither of them."""
+    one = get_user_model().objects.create_user("one", email="shared@example.com", password="x")
+    two = get_user_model().objects.create_user("two", email="SHARED@example.com", password="x")
+    oauth_env.settings.WEBEXTEAMS = {**oauth_env.settings.WEBEXTEAMS, "OAUTH_MATCH_EMAIL": True}
+    login_through_fake(client, "shared@example.com")
+    assert int(client.session["_auth_user_id"]) not in (one.pk, two.pk)
+    assert Credential.objects.get().owner not in (one, two)
+
+
 def test_inactive_user_is_refused(client: Client, oauth_env: OAuthEnv) -> None:
     login_through_fake(client, "alice@example.com")
     get_user_model().objects.update(is_active=False)

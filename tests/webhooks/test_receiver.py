@@ -206,3 +206,17 @@ def test_losing_the_insert_race_is_a_duplicate_inside_a_savepoint(webhook: Webho
 def test_every_authentication_failure_gets_the_same_answer(target: Target, client: Client) -> None:
     bodies = {send(client, case.build(target)).content for case in CASES if case.status == 403}
     assert bodies == {b"invalid signature"}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.status == 403], ids=str)
+def test_debug_mode_bypasses_nothing(
+    case: SecurityCase, target: Target, recorder: Recorder, client: Client, settings: Any
+) -> None:
+    """Attack: the "DEBUG skips the signature" shortcut some peers ship (dj-stripe's DEBUG
+    header, anymail accepting unsigned requests without a secret). With DEBUG on, every
+    authentication failure is still a 403 that stores and dispatches nothing."""
+    settings.DEBUG = True
+    response = send(client, case.build(target))
+    assert response.status_code == 403
+    assert WebhookDelivery.objects.count() == 0
+    assert recorder.calls == []
