@@ -36,6 +36,7 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.db.models import ExpressionWrapper, F, QuerySet, TextField
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -158,6 +159,15 @@ class EncryptedFieldsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             for name in encrypted_field_names(self.model)
         }
         return qs.annotate(**raw) if raw else qs
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        # Security: the changelist applies query-string lookups to annotations too, and the
+        # raw (ciphertext) columns annotated above for redaction must not become a filter:
+        # "?_webexteams_raw_access_token__startswith=gAAAA" would let anyone who may view
+        # the list read every stored ciphertext out of the result counts. Refused (400).
+        if any(part.startswith(_raw_attr("")) for part in lookup.split(LOOKUP_SEP)):
+            return False
+        return bool(super().lookup_allowed(lookup, value, request))
 
     def formfield_for_foreignkey(
         self, db_field: models.ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any

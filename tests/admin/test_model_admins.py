@@ -208,6 +208,34 @@ def test_staff_cannot_relink_a_webex_identity_to_another_account(
     assert added.owner_id is None and added.webex_person_id == ""
 
 
+@pytest.mark.parametrize(
+    ("model", "column"),
+    [
+        ("credential", "access_token"),
+        ("credential", "refresh_token"),
+        ("webhook", "secret"),
+    ],
+)
+def test_changelist_filters_are_no_ciphertext_oracle(
+    world: World, django_user_model: Any, model: str, column: str
+) -> None:
+    """Attack: a staff member who may only view a changelist adds a lookup on the raw column
+    the admin annotates for redaction (``?_webexteams_raw_access_token__startswith=gAAAA``):
+    the admin applies query-string lookups on annotations, so the result count would spell
+    out every stored ciphertext character by character. The lookup must be refused."""
+    viewer = _user(django_user_model, "probe", f"webexteams.view_{model}", is_staff=True)
+    Credential.objects.create(kind="bot", name="B", access_token="a-token-1234567890")
+    webhooks.register_webhook(name="Probe", resource="messages", event="created")
+    client = Client()
+    client.force_login(viewer)
+    url = reverse(f"admin:webexteams_{model}_changelist")
+    prefix, _, name = column.rpartition("__")
+    raw = (prefix + "__" if prefix else "") + f"_webexteams_raw_{name}"
+    for probe in ("gAAAAA", "zzz"):
+        response = client.get(url, {f"{raw}__startswith": probe})
+        assert response.status_code == 400, (probe, response.status_code)
+
+
 def test_superusers_may_relink_an_identity(world: World, su_client: Client, superuser: Any) -> None:
     row = Credential.objects.create(
         kind="user", webex_person_id=world.alice.id, access_token=world.alice.token
