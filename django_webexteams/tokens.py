@@ -271,14 +271,23 @@ def get_valid_access_token(credential: Credential, *, margin: float | None = Non
     ``margin`` seconds (default ``WEBEXTEAMS["TOKEN_REFRESH_MARGIN"]``).
 
     Bot credentials and user credentials without a refresh token are returned as stored.
-    Raises :class:`CredentialInactiveError` for an inactive user credential (including one
-    whose refresh token Webex just rejected), and :class:`TokenRefreshError` when a transient
-    failure left us with an already expired token. When the refresh fails transiently but the
-    old token is still valid (we refresh ahead of expiry), the old token is returned.
+    Raises :class:`CredentialInactiveError` for an inactive credential of either kind
+    (including one whose refresh token Webex just rejected), and :class:`TokenRefreshError`
+    when a transient failure left us with an already expired token. When the refresh fails
+    transiently but the old token is still valid (we refresh ahead of expiry), the old token
+    is returned.
     """
-    if credential.kind == "user" and not credential.is_active:
+    if not credential.is_active:
+        # Security: "active" is the kill switch staff use for a leaked or retired token, bots
+        # included; an inactive credential is never used (fail closed), whatever its kind.
+        if credential.kind == "user":
+            raise CredentialInactiveError(
+                f"Webex credential {credential.pk} is inactive; the user must log in with "
+                "Webex again."
+            )
         raise CredentialInactiveError(
-            f"Webex credential {credential.pk} is inactive; the user must log in with Webex again."
+            f"Webex credential {credential.pk} is inactive (disabled by staff); activate it "
+            "again in the admin, or store a new token with manage.py webexteams_add_credential."
         )
     # Fast path without a lock or a transaction: the common case is a fresh token.
     if not needs_refresh(credential, margin=margin):

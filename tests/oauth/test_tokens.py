@@ -151,6 +151,29 @@ def test_bot_credentials_are_never_refreshed(oauth_env: OAuthEnv) -> None:
     assert oauth_env.token_requests() == 0
 
 
+def test_a_disabled_bot_credential_is_never_used(oauth_env: OAuthEnv) -> None:
+    """Attack: a bot token leaked, and staff untick "active" on its credential as the kill
+    switch while they get a new token. Nothing may go on using the disabled credential: no
+    client is built for it and a queued message fails without reaching Webex."""
+    from django_webexteams import messaging
+    from django_webexteams.models import OutboundMessage
+
+    bot = oauth_env.fake.add_bot("Leaky Bot")
+    room = oauth_env.fake.create_room(bot, "Ops")
+    credential = Credential.objects.create(
+        kind="bot", access_token=bot.token, webex_person_id=bot.id, is_active=False
+    )
+    with pytest.raises(tokens.CredentialInactiveError):
+        tokens.get_valid_access_token(credential)
+    with pytest.raises(tokens.CredentialInactiveError):
+        credential.client()
+    row = OutboundMessage.objects.create(credential=credential, room_id=room.id, text="hi")
+    messaging.deliver(row.pk)
+    row.refresh_from_db()
+    assert row.status == "failed" and "inactive" in row.last_error
+    assert oauth_env.fake.count("POST", "/v1/messages") == 0
+
+
 def test_client_refreshes_once_on_401_and_retries(
     oauth_env: OAuthEnv, make_user_credential: Callable[..., Any], sent: Any
 ) -> None:
