@@ -264,7 +264,8 @@ def _serve(config: DemoConfig, sup: Supervisor, password: str) -> None:
     say(f"  {config.web_url}/          'Log in with Webex' through the fake's authorize page")
     say(f"  {config.web_url}/admin/    staff login {STAFF_USER} / {password}: credentials,")
     say("                                 webhooks, deliveries, outbound messages, and the live")
-    say("                                 Webex spaces and licenses pages")
+    say("                                 Webex spaces and licenses pages (licenses: act as")
+    say("                                 'My Webex account: Ada Admin', the organisation admin)")
     say(f"  {config.fake_url}/v1      the fake Webex; tokens in {config.logs}/fake.json")
     say(f"  {config.logs}/  logs of the three processes")
     while True:
