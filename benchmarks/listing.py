@@ -138,10 +138,13 @@ def run(
         ),
         "goal": "time ratio <= 1.0 (no slower than the SDK); peak memory flat in items",
     }
-    result["goal_met"] = bool(
-        result["time_ratio_ours_over_sdk"] is not None
-        and result["time_ratio_ours_over_sdk"] <= 1.0
-        and (result["memory_growth_ours"] or 0) < 1.5
-    )
+    result["goal_met"] = {
+        "no slower than the SDK": bool(
+            result["time_ratio_ours_over_sdk"] is not None
+            and result["time_ratio_ours_over_sdk"] <= 1.0
+        ),
+        # Flat: 20x the items may not cost more than 1.5x the peak (pages are bounded).
+        "memory flat in items": bool((result["memory_growth_ours"] or 99) < 1.5),
+    }
     write_result(NAME, result)
     return result

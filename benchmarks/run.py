@@ -65,6 +65,12 @@ def _f(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def _goals(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_f(v)}" for k, v in value.items())
+    return _f(value)
+
+
 def _load(path: Path) -> dict[str, Any] | None:
     try:
         return dict(json.loads(path.read_text()))
@@ -140,7 +146,7 @@ def render(directory: Path) -> str:
             f"- peak memory {big} / {small} items: ours {_f(listing['memory_growth_ours'])}, "
             f"SDK {_f(listing['memory_growth_sdk'])}",
             "",
-            f"Goal: {listing['goal']}: {_f(listing['goal_met'])}",
+            f"Goal: {listing['goal']}: " + _goals(listing["goal_met"]),
             "",
         ]
     sending = _load(directory / "sending.json")
