@@ -194,7 +194,7 @@ def warm_up(url: str, lines: list[tuple[str, bytes]]) -> int:
 def run(
     duration: float = 10.0,
     rounds: int = 2,
-    bodies: int = 40_000,
+    bodies: int = 60_000,
     connections: int = 4,
     threads: int = 2,
     workers: int = 2,

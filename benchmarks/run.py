@@ -26,7 +26,7 @@ from benchmarks.common import log, results_dir
 NAMES = ("ingest", "listing", "sending", "overhead")
 
 QUICK: dict[str, dict[str, Any]] = {
-    "ingest": {"duration": 2, "rounds": 1, "bodies": 12_000,
+    "ingest": {"duration": 2, "rounds": 1, "bodies": 40_000,
                "variants": ("bare", "minimal", "full-sync")},
     "listing": {"rooms": 1_000, "small": 100, "page_size": 100, "rounds": 1,
                 "memory_page_size": 10},
