@@ -9,6 +9,7 @@ lost, at most once per such lost answer.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from typing import Any
@@ -49,7 +50,9 @@ def test_1000_sends_under_30_percent_faults(
     alice = fake.add_person("alice@example.com", "Alice")
     room = fake.create_room(alice, "Soak", members=[bot])
     people = [fake.add_person(f"soak{i}@example.com", f"Soak {i}") for i in range(5)]
-    group = celery_workers(fake.base_url, count=2, concurrency=2, webexteams=worker_settings(bot))
+    # INFO logs of the package, to count the reconciliations (found / could not look).
+    group = celery_workers(fake.base_url, count=2, concurrency=2, webexteams=worker_settings(bot),
+                           extra_env={"WEBEX_LOG_LEVEL": "INFO"})  # fmt: skip
     # Timeouts hold a worker for the whole read timeout, so they get a smaller share than
     # the other kinds of lost answer (drop-after) to keep the run short.
     weights = {"5xx": 0.30, "5xx-bad-retry": 0.15, "drop-before": 0.20, "drop-after": 0.25,
@@ -80,13 +83,25 @@ def test_1000_sends_under_30_percent_faults(
     room_dups = sum(n for t, n in duplicates.items() if t.startswith("soak room"))
     direct_dups = sum(n for t, n in duplicates.items() if t.startswith("soak direct"))
     attempts = list(OutboundMessage.objects.values_list("attempts", flat=True))
+    direct_pks = set(
+        OutboundMessage.objects.exclude(to_person_email="").values_list("pk", flat=True)
+    )
+    logs = group.logs()
+    # Each log line may appear twice (the package's handler and Celery's): count rows.
+    found = len(set(re.findall(r"Outbound message (\d+): found it at Webex", logs)))
+    pattern = r"Outbound message (\d+): could not reconcile \((.*?)\); "
+    no_look = Counter(
+        ("direct" if int(pk) in direct_pks else "room", reason.split(" (")[0])
+        for pk, reason in set(re.findall(pattern, logs))
+    )
     report(capsys, (
         f"fault soak: {total} messages in {elapsed:.0f}s; {injector.requests} requests, faults "
         f"injected {sum(injector.injected.values())} ({dict(injector.injected)}); answers lost "
         f"after storing {sum(lost.values())} (room {sum(n for t, n in lost.items() if 'room' in t)}"
         f", direct {sum(n for t, n in lost.items() if 'direct' in t)}); duplicates stored: room "
         f"{room_dups}, direct {direct_dups}; outbox {dict(statuses)}; attempts max "
-        f"{max(attempts)}, mean {sum(attempts) / len(attempts):.2f}"
+        f"{max(attempts)}, mean {sum(attempts) / len(attempts):.2f}; reconciliations: found "
+        f"{found}, could not look {dict(no_look)}"
     ))  # fmt: skip
 
     share = sum(injector.injected.values()) / injector.requests
