@@ -695,8 +695,12 @@ class WebhookAdmin(EncryptedFieldsAdmin):
 
     actions = ("reactivate", "rotate_secret", "check_status", "sync_with_webex", "delete_at_webex")
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Django 6.1 passes action_location (and warns about overrides without it); 5.2 does not.
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location=action_location)  # type: ignore[call-arg,unused-ignore]
         # Deleting rows only here would leave Webex delivering to a URL nobody answers:
         # "Delete at Webex" replaces the generic bulk delete.
         actions.pop("delete_selected", None)
