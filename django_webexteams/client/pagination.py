@@ -171,7 +171,7 @@ class PaginatedList(Generic[T]):
         transport: Transport,
         path: str,
         params: Mapping[str, Any] | None,
-        factory: Callable[[Mapping[str, Any], str | None], T],
+        factory: Callable[[dict[str, Any], str | None], T],
         *,
         items_key: str = "items",
     ) -> None:

@@ -57,6 +57,7 @@ DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
 #: pre-2020 name, still answering). Tokens go there only over HTTPS.
 WEBEX_API_HOSTS = frozenset({"webexapis.com", "api.ciscospark.com"})
 MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 POOL_SIZE = 20
 
 Timeout = float | tuple[float, float]
@@ -154,6 +155,7 @@ class Transport:
     ) -> None:
         _check_token(access_token)
         self._token = access_token
+        self._auth = _BearerAuth(access_token)
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         base = urlsplit(self.base_url)
         if base.scheme not in ("http", "https") or not base.hostname:
@@ -168,6 +170,10 @@ class Transport:
         self.on_unauthorized = on_unauthorized
         self.user_agent = user_agent or f"django-webexteams/{__version__}"
         self.trusted_hosts = frozenset(h.lower() for h in trusted_hosts) | WEBEX_API_HOSTS
+        # Per-request work done once (see request()): whether the token may go to the base
+        # URL's origin, and the header dicts, keyed by what they depend on.
+        self._base_trust: tuple[str, frozenset[str], bool] | None = None
+        self._header_cache: dict[tuple[str, bool, bool], dict[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"<Transport base_url={self.base_url!r}>"
@@ -198,6 +204,17 @@ class Transport:
             return parts.scheme == "https" or self._base_origin[0] == "http"
         return False
 
+    def _base_is_trusted(self) -> bool:
+        """Whether URLs built from the base URL and a relative path may carry the token:
+        they all share the base URL's scheme, host, port and user info (the path comes after
+        the base's ``/``, so it cannot change the authority), so one check serves every
+        request. Recomputed if ``base_url`` or ``trusted_hosts`` is reassigned."""
+        cached = self._base_trust
+        if cached is None or cached[0] is not self.base_url or cached[1] is not self.trusted_hosts:
+            trusted = self.is_trusted(self.base_url + "/")
+            cached = self._base_trust = (self.base_url, self.trusted_hosts, trusted)
+        return cached[2]
+
     def check_trusted(self, url: str) -> None:
         """Raise :class:`ValueError` when the token may not go to ``url``."""
         if not self.is_trusted(url):
@@ -227,8 +244,14 @@ class Transport:
         downloads). Raises :class:`ApiError` subclasses, :class:`TransportError`,
         :class:`MalformedResponseError` or :class:`ValueError` (untrusted URL)."""
         method = method.upper()
-        url = self.url(path)
-        self.check_trusted(url)
+        if _ABSOLUTE_RE.match(path):
+            url = path
+            self.check_trusted(url)
+        else:
+            url = f"{self.base_url}/{path.lstrip('/')}"  # as url() does
+            # SECURITY: same answer as check_trusted(url), see _base_is_trusted().
+            if not self._base_is_trusted():
+                self.check_trusted(url)  # raises, naming the host
         query = clean_params(params)
         failures = 0
         waited = 0.0
@@ -285,6 +308,7 @@ class Transport:
                     )
                     _check_token(new_token)
                     self._token = new_token
+                    self._auth = _BearerAuth(new_token)
                     continue
                 raise error
             if isinstance(error, RetryLaterError):
@@ -334,7 +358,7 @@ class Transport:
             "allow_redirects": False,
             "stream": True,  # bodies are read by request(), see there
             "headers": self._headers(json_body is not None, stream),
-            "auth": _BearerAuth(self._token),
+            "auth": self._auth,
         }
         if self._proxies is not None:
             kwargs["proxies"] = self._proxies
@@ -363,12 +387,18 @@ class Transport:
                     method=method,
                     url=_path(url),
                 ) from exc
-            tid = tracking_id_of(response)
-            logger.debug(
-                "Webex %s %s -> %d (tracking id %s)", method, _path(url), response.status_code, tid
-            )
+            if logger.isEnabledFor(logging.DEBUG):  # the arguments cost a URL parse
+                logger.debug(
+                    "Webex %s %s -> %d (tracking id %s)",
+                    method,
+                    _path(url),
+                    response.status_code,
+                    tracking_id_of(response),
+                )
+            if response.status_code not in _REDIRECTS:
+                return response
             location = response.headers.get("Location")
-            if response.status_code not in (301, 302, 303, 307, 308) or not location:
+            if not location:
                 return response
             hops += 1
             target = urljoin(url, location)
@@ -395,12 +425,20 @@ class Transport:
             kwargs["params"] = None  # the Location carries its own query
 
     def _headers(self, is_json: bool, stream: bool) -> dict[str, str]:
-        headers = {
-            "User-Agent": self.user_agent,
-            "Accept": "*/*" if stream else "application/json",
-        }
-        if is_json:
-            headers["Content-Type"] = "application/json; charset=utf-8"
+        """The request headers (one shared dict per combination: requests merges them into a
+        new dict of its own and never changes the one passed in)."""
+        key = (self.user_agent, is_json, stream)
+        headers = self._header_cache.get(key)
+        if headers is None:
+            headers = {
+                "User-Agent": self.user_agent,
+                "Accept": "*/*" if stream else "application/json",
+            }
+            if is_json:
+                headers["Content-Type"] = "application/json; charset=utf-8"
+            if len(self._header_cache) > 16:  # user_agent reassigned again and again
+                self._header_cache.clear()
+            self._header_cache[key] = headers
         return headers
 
     def _success(
@@ -416,7 +454,7 @@ class Transport:
         except requests.RequestException as exc:
             # body cut off mid-way (connection dropped, ChunkedEncodingError ...)
             raise _malformed(response, f"body could not be read ({type(exc).__name__})") from exc
-        if not content.strip():
+        if not content or content.isspace():  # not .strip(): no copy of a big page
             return ApiResponse(None, tid, response)
         try:
             data = json.loads(content)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -12,12 +13,17 @@ from ..transport import ApiResponse, Transport
 
 M = TypeVar("M", bound=WebexObject)
 
+#: characters ``quote(..., safe="")`` never escapes (Webex ids are URL-safe base64)
+_UNRESERVED_RE = re.compile(r"[A-Za-z0-9_.~-]+", re.ASCII)
+
 
 def seg(value: str) -> str:
     """One path segment: ids are URL-safe base64, but never trust that (a ``/`` or ``?`` in an
     id must not change which endpoint is called)."""
     if not isinstance(value, str) or not value:
         raise ValueError("an id must be a non-empty string")
+    if _UNRESERVED_RE.fullmatch(value):
+        return value  # what quote() would return, without its per-character work
     return quote(value, safe="")
 
 
@@ -36,7 +42,8 @@ class Resource:
         return f"<{type(self).__name__}>"
 
     def _model(self, cls: type[M], result: ApiResponse) -> M:
-        return cls.from_json(result.json_object, tracking_id=result.tracking_id)
+        # The body dict is ours alone (fresh from json.loads): kept as ``.raw``, not copied.
+        return cls._from_owned_json(result.json_object, result.tracking_id)
 
     def _get(self, cls: type[M], path: str, params: Mapping[str, Any] | None = None) -> M:
         return self._model(cls, self._transport.request("GET", path, params=params))
@@ -70,7 +77,6 @@ class Resource:
     def _list(
         self, cls: type[M], path: str, params: Mapping[str, Any] | None = None
     ) -> PaginatedList[M]:
-        def factory(item: Mapping[str, Any], tracking_id: str | None) -> M:
-            return cls.from_json(item, tracking_id=tracking_id)
-
-        return PaginatedList(self._transport, path, params, factory)
+        # Items are dicts fresh from json.loads that only the page holds: kept as ``.raw``
+        # without a copy. (PaginatedList passes only dict items to the factory.)
+        return PaginatedList(self._transport, path, params, cls._from_owned_json)
