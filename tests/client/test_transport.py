@@ -31,11 +31,9 @@ class SpySession(requests.Session):
         super().__init__()
         self.seen: list[dict[str, Any]] = []
 
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        self.seen.append({"method": method, "url": url, **kwargs})
-        return super().request(method, url, *args, **kwargs)
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        self.seen.append({"method": request.method, "url": request.url, **kwargs})
+        return super().send(request, **kwargs)
 
 
 def test_one_pooled_session() -> None:
@@ -71,6 +69,29 @@ def test_timeouts_on_every_call(
     assert len(session.seen) == 6
     assert all(call["timeout"] == expected for call in session.seen)
     assert all(call["allow_redirects"] is False for call in session.seen)
+
+
+def test_proxy_environment_is_honoured_and_read_once_per_origin(
+    rsps: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests re-reads the proxy variables on every Session.request; the transport merges
+    # them once per origin (docs/client.md) and must still honour them.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    session = SpySession()
+    client = WebexClient(TOKEN, session=session)
+    rsps.get(f"{BASE_URL}/rooms", json={"items": []})
+    list(client.rooms.list())
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.invalid:3128")
+    list(client.rooms.list())
+    assert [call["proxies"].get("https") for call in session.seen] == [
+        "http://proxy.invalid:3128",
+        "http://proxy.invalid:3128",
+    ]
+    # An explicit proxies= argument wins over the environment.
+    explicit = WebexClient(TOKEN, session=SpySession(), proxies={"https": "http://mine.invalid:1"})
+    list(explicit.rooms.list())
+    assert explicit.session.seen[0]["proxies"]["https"] == "http://mine.invalid:1"  # type: ignore[attr-defined]
 
 
 def test_headers(client: WebexClient, rsps: responses.RequestsMock) -> None:
