@@ -6,8 +6,8 @@ one space, each with one Celery worker of 4 prefork processes on a Redis queue o
 
 - ``ours``: ``send_message`` (outbox row, task ``webexteams.deliver_message``, the shared
   rate-limit gate in a Redis cache, Retry-After as a Celery countdown);
-- ``ours-paced``: the same with the optional proactive pacing
-  ``WEBEXTEAMS["SEND_RATE_LIMIT"] = (R, 1.0)``;
+- ``ours-paced``: the same told the limit, ``WEBEXTEAMS["SEND_RATE_LIMIT"] = (R, 1.0)``
+  (with adaptive pacing, the default, that is the starting rate and the ceiling);
 - ``sdk-celery``: the way people do it today (:mod:`benchmarks.celery_baseline`): a task
   calling ``webexpythonsdk`` with its default ``wait_on_rate_limit`` (sleeps in the task).
 

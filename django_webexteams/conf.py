@@ -65,8 +65,23 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a send may hold an outbox row in "sending" before another copy of the task may
     # assume the worker died and take over. None: connect + read REQUEST_TIMEOUT + 30 s.
     "SEND_LEASE_SECONDS": None,
-    # Optional proactive pacing per credential: (count, period_seconds), e.g. (5, 1.0).
+    # Optional proactive pacing per credential: (count, period_seconds), e.g. (5, 1.0). With
+    # SEND_RATE_ADAPTIVE on it is the adaptive pacing's ceiling (and starting rate).
     "SEND_RATE_LIMIT": None,
+    # Adaptive pacing (docs/sending.md): per credential, sends are admitted at a rate learnt
+    # from 429s (the rate Webex accepted just before a 429, times SEND_RATE_DECREASE), probing
+    # upwards by SEND_RATE_INCREASE of that rate per second; refused sends come back at evenly
+    # spaced slots. Fails open (the plain gate) when the cache errs.
+    "SEND_RATE_ADAPTIVE": True,
+    # Requests per second before the first 429; None: unpaced until then (the gate only).
+    "SEND_RATE_INITIAL": None,
+    "SEND_RATE_DECREASE": 0.95,
+    "SEND_RATE_INCREASE": 0.0005,
+    # Shortest window (s) over which a 429 measures the rate achieved; a longer Retry-After
+    # widens it (at most 60 s).
+    "SEND_RATE_WINDOW": 1.0,
+    # The learnt rate never drops below this (requests per second).
+    "SEND_RATE_MIN": 0.05,
     # --- admin ------------------------------------------------------------------------------
     # How the admin runs its long bulk actions ("refresh now", "check status at Webex",
     # "reprocess"): "sync" in the request, "celery" as tasks. None: same as WEBHOOK_DISPATCH.

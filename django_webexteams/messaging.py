@@ -28,7 +28,8 @@ Guarantees and their limits (docs/sending.md explains them for users):
   message id and nothing is posted. Reconciling needs read access to the space: a bot can
   list its 1:1 spaces but not group spaces (Webex requires ``mentionedPeople=me`` there), so
   for bots in group spaces an unknown outcome is resolved by posting again, which may produce
-  a duplicate (at-least-once).
+  a duplicate (at-least-once). When looking fails transiently (5xx, network, 429), we look
+  again later instead of posting.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import mimetypes
 import os
 import random
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -468,11 +470,18 @@ def _backoff_countdown(failures: int) -> float:
 
 
 def _retry(
-    countdown: float, reason: str, *, reconcile_since: str | None, failures: int
+    countdown: float,
+    reason: str,
+    *,
+    reconcile_since: str | None,
+    failures: int,
+    ticket: str | None = None,
 ) -> DeliveryResult:
     kwargs: dict[str, Any] = {"failures": failures}
     if reconcile_since:
         kwargs["reconcile_since"] = reconcile_since
+    if ticket:
+        kwargs["ticket"] = ticket
     return DeliveryResult("retry", reason, countdown=countdown, retry_kwargs=kwargs)
 
 
@@ -485,12 +494,16 @@ def _earliest(a: str | None, b: datetime | None) -> str | None:
     return a if parsed is not None and parsed <= b else b.isoformat()
 
 
-def deliver(pk: int, *, reconcile_since: str | None = None, failures: int = 0) -> DeliveryResult:
+def deliver(
+    pk: int, *, reconcile_since: str | None = None, failures: int = 0, ticket: str | None = None
+) -> DeliveryResult:
     """Make one delivery attempt for the outbox row ``pk`` (the body of the Celery task).
 
     ``reconcile_since``: ISO time of the earliest earlier attempt whose outcome is unknown
     (reconcile before posting). ``failures``: 5xx/transport failures so far (bounded by
-    ``SEND_MAX_ATTEMPTS``). Never sleeps: waiting is the caller's job (a Celery countdown).
+    ``SEND_MAX_ATTEMPTS``). ``ticket``: the wake-up slot an earlier run was given (adaptive
+    pacing, :func:`django_webexteams.ratelimit.acquire`). Never sleeps: waiting is the
+    caller's job (a Celery countdown).
     """
     try:
         peek = OutboundMessage.objects.select_related("credential").get(pk=pk)
@@ -499,16 +512,25 @@ def deliver(pk: int, *, reconcile_since: str | None = None, failures: int = 0) -
     if peek.status in (OutboundMessage.Status.SENT, OutboundMessage.Status.FAILED):
         return DeliveryResult("skipped", f"already {peek.status}")
 
-    # The shared gate first: a credential another worker saw a 429 for is not called at all.
     key = rate_limit_key(peek.credential)
-    wait = ratelimit.blocked_for(key)
-    if wait > 0:
-        return _retry(_wait_countdown(wait), "rate-limit gate closed",
-                      reconcile_since=reconcile_since, failures=failures)  # fmt: skip
-    wait = ratelimit.take_slot(key)
-    if wait > 0:
-        return _retry(wait + random.uniform(0.0, 1.0), "pacing",
-                      reconcile_since=reconcile_since, failures=failures)  # fmt: skip
+    paced = _admission(key, ticket)
+    if paced is not None:
+        # Adaptive pacing: admission also keeps the gate (never admitted while it is closed).
+        if paced.wait > 0:
+            return _slot_retry(paced, "pacing", reconcile_since=reconcile_since,
+                               failures=failures)  # fmt: skip
+    else:
+        # The shared gate first: a credential another worker saw a 429 for is not called.
+        # (A cache error counts as an open gate: sending on, and honouring each 429's
+        # Retry-After in this task, beats stopping every send while the cache is down.)
+        wait = _cache_safe(ratelimit.blocked_for, key)
+        if wait > 0:
+            return _retry(_wait_countdown(wait), "rate-limit gate closed",
+                          reconcile_since=reconcile_since, failures=failures)  # fmt: skip
+        wait = _cache_safe(ratelimit.take_slot, key)
+        if wait > 0:
+            return _retry(wait + random.uniform(0.0, 1.0), "pacing",
+                          reconcile_since=reconcile_since, failures=failures)  # fmt: skip
 
     claimed = _claim(pk)
     if isinstance(claimed, DeliveryResult):
@@ -520,6 +542,52 @@ def deliver(pk: int, *, reconcile_since: str | None = None, failures: int = 0) -
     attempt_started = row.updated_at
     reconcile_since = _earliest(reconcile_since, crashed_since)
     return _attempt(row, key, attempt_started, reconcile_since, failures)
+
+
+def _admission(key: str, ticket: str | None) -> ratelimit.Ticket | None:
+    """Admission by the adaptive pacing, or ``None`` when it is off or its cache fails
+    (then the caller falls back to the plain gate: a cache outage must not stop sending)."""
+    if ratelimit.pace_config() is None:
+        return None
+    try:
+        return ratelimit.acquire(key, ticket)
+    except Exception:
+        logger.warning("Adaptive pacing unavailable (rate-limit cache error); using the gate only",
+                       exc_info=True)  # fmt: skip
+        return None
+
+
+def _slot_retry(
+    paced: ratelimit.Ticket, reason: str, *, reconcile_since: str | None, failures: int
+) -> DeliveryResult:
+    if paced.rate <= 0:
+        # Not learnt yet (unpaced): every waiting task got the gate's end as its slot, so
+        # spread them with jitter as the plain gate does, and let them ask again then.
+        return _retry(_wait_countdown(paced.wait), reason,
+                      reconcile_since=reconcile_since, failures=failures)  # fmt: skip
+    # Come back at the wake-up slot (in hops of MAX_COUNTDOWN), carrying it.
+    return _retry(min(paced.wait, _max_countdown()), reason, reconcile_since=reconcile_since,
+                  failures=failures, ticket=paced.token)  # fmt: skip
+
+
+def _cache_safe(func: Any, key: str) -> float:
+    """``func(key)`` (a wait in seconds), or 0.0 when the rate-limit cache errs (logged)."""
+    try:
+        return float(func(key))
+    except Exception:
+        logger.warning("Rate-limit cache error in %s; not waiting", func.__name__, exc_info=True)
+        return 0.0
+
+
+def _pacing_call(func: Any, *args: Any, **kwargs: Any) -> bool:
+    """Run a ratelimit bookkeeping call; a cache error is logged, never raised (the send's
+    outcome is already decided). Returns whether it worked."""
+    try:
+        func(*args, **kwargs)
+    except Exception:
+        logger.warning("Rate-limit cache error in %s", func.__name__, exc_info=True)
+        return False
+    return True
 
 
 def _claim(pk: int) -> tuple[OutboundMessage, datetime | None] | DeliveryResult:
@@ -597,18 +665,42 @@ def _attempt(
 
     if reconcile_since:
         since = parse_datetime(reconcile_since) or attempt_started
-        found = _find_posted(client, row, since)
+        try:
+            found = _find_posted(client, row, since)
+        except _LookupFailed as failure:
+            # Webex may hold the message and we could not look this time: posting now could
+            # duplicate it, so look again later (the row stays queued, still to reconcile).
+            error = failure.error
+            _requeue(row, error)
+            if isinstance(error, RetryLaterError):
+                # A 429/423 on the lookup is a wait, not a failure (the GETs share the limit).
+                if isinstance(error, RateLimitedError):
+                    _pacing_call(ratelimit.block, key, error.retry_after)
+                return _retry(_wait_countdown(error.retry_after), "reconciliation: Retry-After",
+                              reconcile_since=reconcile_since, failures=failures)  # fmt: skip
+            return _transient(row, error, failures, reconcile_since)
         if found is not None:
             return _mark_sent(row, found, reconciled=True)
 
+    paced = ratelimit.pace_config() is not None
+    started = time.time()
     try:
         message = _post(client, row)
     except RetryLaterError as exc:
         # 429 (rate limit) or 423 (file being scanned): Webex did not store the message.
-        if isinstance(exc, RateLimitedError):
-            ratelimit.block(key, exc.retry_after)
         _requeue(row, exc)
-        return _retry(_wait_countdown(exc.retry_after), f"{exc.status_code} Retry-After",
+        reason = f"{exc.status_code} Retry-After"
+        if isinstance(exc, RateLimitedError):
+            if paced and _pacing_call(ratelimit.record_429, key, exc.retry_after,
+                                      started=started):  # fmt: skip
+                # A fresh slot after the gate, at the lowered rate: no herd when it opens.
+                slot = _admission(key, None)
+                if slot is not None and slot.wait > 0:
+                    return _slot_retry(slot, reason, reconcile_since=reconcile_since,
+                                       failures=failures)  # fmt: skip
+            else:
+                _pacing_call(ratelimit.block, key, exc.retry_after)
+        return _retry(_wait_countdown(exc.retry_after), reason,
                       reconcile_since=reconcile_since, failures=failures)  # fmt: skip
     except (ServerError, MalformedResponseError, TransportError) as exc:
         # Outcome unknown: Webex may have stored the message (a proxy's 502/504, a garbled
@@ -679,9 +771,19 @@ def _content_matches(message: Message, row: OutboundMessage) -> bool:
     return not (row.attachments and not message.attachments)
 
 
+class _LookupFailed(Exception):
+    """Reconciliation could not look this time (a 429/423, 5xx, timeout, dropped connection
+    or garbled answer on the GETs): try again later instead of posting."""
+
+    def __init__(self, error: WebexError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _find_posted(client: WebexClient, row: OutboundMessage, since: datetime) -> Message | None:
     """Look for the message an uncertain earlier attempt may have stored (see the module
-    docstring). ``None`` when not found or when Webex does not let us look."""
+    docstring). ``None`` when not found or when Webex does not let us look (403/404: a bot
+    in a group space); raises :class:`_LookupFailed` when looking failed transiently."""
     try:
         me = client.people.me().id
         if row.room_id:
@@ -709,6 +811,8 @@ def _find_posted(client: WebexClient, row: OutboundMessage, since: datetime) -> 
                 message.id,
             )
             return message
+    except (RetryLaterError, ServerError, MalformedResponseError, TransportError) as exc:
+        raise _LookupFailed(exc) from exc
     except WebexError as exc:
         # E.g. a bot in a group space (403 without mentionedPeople=me): we cannot tell, so we
         # post again (at-least-once) rather than risk never delivering.

@@ -114,13 +114,20 @@ def prune_deliveries() -> int:
     ignore_result=True,
 )
 def deliver_message(
-    self: Any, pk: int, reconcile_since: str | None = None, failures: int = 0
+    self: Any,
+    pk: int,
+    reconcile_since: str | None = None,
+    failures: int = 0,
+    ticket: str | None = None,
 ) -> str:
     """Deliver the ``OutboundMessage`` ``pk`` (its primary key only: no token or text in the
-    broker). Waiting is a Celery countdown, never ``sleep``. Returns the outcome."""
+    broker; ``ticket`` is the wake-up slot time adaptive pacing gave it). Waiting is a Celery
+    countdown, never ``sleep``. Returns the outcome."""
     from django_webexteams import conf, messaging
 
-    result = messaging.deliver(pk, reconcile_since=reconcile_since, failures=failures)
+    result = messaging.deliver(
+        pk, reconcile_since=reconcile_since, failures=failures, ticket=ticket
+    )
     if result.outcome == "retry":
         logger.info("Outbound message %s: retry in %.1fs (%s)", pk, result.countdown,
                     result.reason)  # fmt: skip

@@ -1,0 +1,308 @@
+"""Adaptive pacing (django_webexteams.ratelimit.acquire / record_429): the
+per-credential rate learnt from 429s, on locmem (the Python fallback) and on the real Redis
+(the Lua scripts), with an injected clock (``now=``)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from typing import Any
+
+import pytest
+
+from django_webexteams import messaging, ratelimit
+from django_webexteams.clients import rate_limit_key
+from django_webexteams.models import OutboundMessage
+from tests.conftest import redis_url
+
+T = 1_000_000.0  # an arbitrary clock origin
+
+
+def _cache(backend: str) -> dict[str, Any]:
+    if backend == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "LOCATION": uuid.uuid4().hex}  # fmt: skip
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url(13), "KEY_PREFIX": f"p{uuid.uuid4().hex[:8]}"}  # fmt: skip
+
+
+@pytest.fixture(params=["locmem", pytest.param("redis", marks=pytest.mark.redis)])
+def key(request: Any, settings: Any) -> str:
+    """A fresh pacing cache (locmem or Redis) and a unique credential key."""
+    settings.CACHES = {**settings.CACHES, "pace": _cache(request.param)}
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "RATE_LIMIT_CACHE": "pace"}
+    return f"webexteams:bot:{uuid.uuid4().hex[:16]}"
+
+
+def learn(key: str, sends: int, *, span: float = 0.5, at: float = T) -> float:
+    """``sends`` admitted (unpaced) evenly over ``span`` seconds from ``at``, then one more
+    that gets a 429 with Retry-After 1; returns the 429's time."""
+    for i in range(sends):
+        assert ratelimit.acquire(key, now=at + span * i / sends).wait == 0.0
+    started = at + span + 0.005
+    assert ratelimit.acquire(key, now=started - 0.001).wait == 0.0
+    now = started + 0.005
+    ratelimit.record_429(key, 1, started=started, now=now)
+    return now
+
+
+def test_unpaced_until_the_first_429(key: str) -> None:
+    tickets = [ratelimit.acquire(key, now=T) for _ in range(50)]
+    assert all(t.wait == 0.0 and t.rate == 0.0 for t in tickets)
+    assert ratelimit.current_rate(key, now=T) == 0.0
+
+
+def test_initial_rate_admits_one_and_spreads_the_others(key: str, settings: Any) -> None:
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INITIAL": 10}
+    tickets = [ratelimit.acquire(key, now=T) for _ in range(5)]
+    assert tickets[0].wait == 0.0  # admitted
+    # The others get wake-up slots one interval apart (half an interval early for the first:
+    # a quarter interval of admission tolerance, and a quarter the first send may bank).
+    assert [t.wait for t in tickets[1:]] == pytest.approx([0.05, 0.15, 0.25, 0.35], abs=1e-3)
+    # Each is admitted when it comes back at its slot.
+    for t in tickets[1:]:
+        assert ratelimit.acquire(key, t.token, now=t.slot).wait == 0.0
+
+
+def test_a_429_sets_the_rate_just_below_what_was_achieved(key: str) -> None:
+    now = learn(key, 25)
+    # The gate is closed for Retry-After...
+    assert ratelimit.blocked_for(key, now=now) == pytest.approx(1.0, abs=1e-3)
+    # ...and afterwards sends go at 0.95 x 25/s, the first one at the gate's end.
+    rate = ratelimit.current_rate(key, now=now + 1.0)
+    assert rate == pytest.approx(0.95 * 25, rel=1e-3)
+    slots = [ratelimit.acquire(key, now=now).slot for _ in range(4)]
+    assert slots[0] == pytest.approx(now + 1.0, abs=1e-3)
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert gaps == pytest.approx([1 / rate] * 3, rel=1e-2)
+    assert ratelimit.acquire(key, now=now + 0.5).wait > 0  # nobody goes while it is closed
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_late_and_shuffled_tasks_never_exceed_the_pace(key: str, settings: Any, seed: int) -> None:
+    """The guarantee: whatever order and lateness tasks run in (a busy queue, a slow worker),
+    any one-second interval admits at most rate + 1.35 sends, and every task gets through."""
+    import random
+
+    rnd = random.Random(seed)
+    rate = 20.0
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INITIAL": rate,
+                           "SEND_RATE_INCREASE": 0}  # fmt: skip
+    # (time it runs, task, token): 100 tasks arriving in a clump, then coming back late.
+    pending: list[tuple[float, int, str | None]] = [
+        (T + rnd.uniform(0, 0.5), i, None) for i in range(100)
+    ]
+    admitted: list[float] = []
+    steps = 0
+    while pending and steps < 10_000:
+        steps += 1
+        pending.sort()
+        at, task, token = pending.pop(0)
+        ticket = ratelimit.acquire(key, token, now=at)
+        if ticket.wait == 0.0:
+            admitted.append(at)
+        else:  # comes back at its slot, up to 0.3 s late
+            pending.append((ticket.slot + rnd.uniform(0, 0.3), task, ticket.token))
+    assert len(admitted) == 100
+    admitted.sort()
+    busiest = max(sum(1 for t in admitted if start <= t < start + 1.0) for start in admitted)
+    assert busiest <= rate + 1.35  # + 0.25 interval tolerance + 5 ms
+    # ...and lateness does not waste much of the pace either.
+    assert admitted[-1] - admitted[0] < 2 * 100 / rate
+
+
+def test_requests_in_flight_before_the_decrease_do_not_lower_it_again(key: str) -> None:
+    now = learn(key, 25)
+    rate = ratelimit.current_rate(key, now=now + 1)
+    # Three more 429s for requests that had started before the first one was handled.
+    for i in range(3):
+        ratelimit.record_429(key, 1, started=now - 0.05, now=now + 0.01 * (i + 1))
+    assert ratelimit.current_rate(key, now=now + 1) == pytest.approx(rate, rel=1e-6)
+    # A request that started after the decrease and still got a 429 does lower it.
+    later = now + 1.5
+    ratelimit.record_429(key, 1, started=later - 0.01, now=later)
+    assert ratelimit.current_rate(key, now=later + 1) < rate
+
+
+def test_paced_decrease_never_exceeds_the_current_rate(key: str, settings: Any) -> None:
+    # 30 sends admitted within a second while unpaced; then the pace becomes 10/s (here: a
+    # fixed ceiling) before a 429: the new rate derives from 10/s, the lower of the two.
+    for i in range(31):
+        assert ratelimit.acquire(key, now=T + i * 0.03).wait == 0.0
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_LIMIT": (10, 1.0)}
+    ratelimit.record_429(key, 1, started=T + 0.901, now=T + 0.91)
+    assert ratelimit.current_rate(key, now=T + 2) == pytest.approx(9.5, rel=1e-3)
+
+
+def test_a_429_without_admissions_keeps_unpaced_or_lowers_the_pace(key: str, settings: Any) -> None:
+    ratelimit.record_429(key, 1, started=T, now=T)
+    assert ratelimit.current_rate(key, now=T + 2) == 0.0  # nothing to learn from
+    other = key + "-b"
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INITIAL": 4}
+    ratelimit.record_429(other, 1, started=T, now=T)
+    assert ratelimit.current_rate(other, now=T + 1) == pytest.approx(3.8, rel=1e-3)
+
+
+def test_the_rate_probes_upwards_linearly(key: str, settings: Any) -> None:
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INCREASE": 0.01}
+    now = learn(key, 20)
+    base = ratelimit.current_rate(key, now=now + 1)  # the gate's end: growth starts there
+    assert ratelimit.current_rate(key, now=now + 11) == pytest.approx(base * 1.1, rel=1e-3)
+    assert ratelimit.current_rate(key, now=now + 101) == pytest.approx(base * 2.0, rel=1e-3)
+
+
+def test_the_fixed_limit_caps_the_learnt_rate(key: str, settings: Any) -> None:
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_LIMIT": (5, 1.0),
+                           "SEND_RATE_INCREASE": 0.5}  # fmt: skip
+    assert ratelimit.current_rate(key, now=T) == 5.0  # also the starting rate
+    tickets = [ratelimit.acquire(key, now=T) for _ in range(3)]
+    assert [t.wait for t in tickets] == pytest.approx([0.0, 0.1, 0.3], abs=1e-3)
+    assert ratelimit.current_rate(key, now=T + 1000) == 5.0
+
+
+def test_a_long_retry_after_measures_over_a_longer_window(key: str, settings: Any) -> None:
+    # 5 sends a second for a minute (a per-minute limit of 300), then a 429 asking for 30 s:
+    # a one-second window could see a lucky burst; the 30 s window sees 5/s.
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INITIAL": 5,
+                           "SEND_RATE_INCREASE": 0}  # fmt: skip
+    for i in range(301):
+        assert ratelimit.acquire(key, now=T + i / 5).wait == 0.0
+    started = T + 300 / 5
+    ratelimit.record_429(key, 30, started=started + 0.001, now=started + 0.01)
+    assert ratelimit.current_rate(key, now=started + 30) == pytest.approx(0.95 * 5, rel=0.02)
+
+
+def test_a_ticket_keeps_its_slot_until_a_decrease_moves_it(key: str, settings: Any) -> None:
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INITIAL": 2}
+    assert ratelimit.acquire(key, now=T).wait == 0.0
+    ticket = ratelimit.acquire(key, now=T)
+    assert ticket.wait == pytest.approx(0.25, abs=1e-3)
+    # Coming back early (a countdown cut short by MAX_COUNTDOWN): the same slot, no new one.
+    again = ratelimit.acquire(key, ticket.token, now=T + 0.2)
+    assert again.slot == pytest.approx(ticket.slot, abs=1e-5)
+    assert again.wait == pytest.approx(0.05, abs=1e-3)
+    # A 429 closes the gate for 3 s: a slot inside it is void, the holder queues after it.
+    ratelimit.record_429(key, 3, started=T + 0.1, now=T + 0.3)
+    moved = ratelimit.acquire(key, ticket.token, now=T + 0.31)
+    assert moved.wait > 0 and moved.slot >= T + 3.3 - 1e-3
+
+
+def test_garbage_tickets_are_ignored(key: str) -> None:
+    for token in ("", "x", "1:y", "nan", "inf"):
+        assert ratelimit.acquire(key, token, now=T).wait == 0.0
+
+
+def test_unblock_forgets_the_rate(key: str) -> None:
+    now = learn(key, 10)
+    ratelimit.unblock(key)
+    assert ratelimit.blocked_for(key, now=now) == 0.0
+    assert ratelimit.current_rate(key, now=now) == 0.0
+
+
+@pytest.mark.redis
+def test_concurrent_workers_are_admitted_once_and_spread_evenly(settings: Any) -> None:
+    """On Redis admission is one atomic script: 8 threads x 25 requests at the same instant
+    admit exactly one and give the other 199 distinct slots exactly 1/rate apart."""
+    settings.CACHES = {**settings.CACHES, "pace": _cache("redis")}
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "RATE_LIMIT_CACHE": "pace",
+                           "SEND_RATE_INITIAL": 40, "SEND_RATE_INCREASE": 0}  # fmt: skip
+    key = f"webexteams:bot:{uuid.uuid4().hex[:16]}"
+    tickets: list[ratelimit.Ticket] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        barrier.wait()
+        mine = [ratelimit.acquire(key, now=T) for _ in range(25)]
+        with lock:
+            tickets.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(1 for t in tickets if t.wait == 0.0) == 1
+    slots = sorted(t.slot for t in tickets if t.wait > 0)
+    assert len(slots) == 199
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert min(gaps) == pytest.approx(1 / 40, abs=1e-3)
+    assert max(gaps) == pytest.approx(1 / 40, abs=1e-3)
+
+
+def test_off_switch(settings: Any) -> None:
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_ADAPTIVE": False}
+    assert ratelimit.pace_config() is None
+
+
+# --- in deliver() -----------------------------------------------------------------------------
+
+
+def queue(**kwargs: Any) -> OutboundMessage:
+    return messaging.send_message(enqueue=False, **kwargs)
+
+
+@pytest.mark.django_db
+def test_deliver_waits_for_its_slot_and_carries_the_ticket(
+    webex: Any, settings: Any, monkeypatch: Any
+) -> None:
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INITIAL": 0.5}
+    first, second = (queue(room_id=webex.room.id, text=f"paced {i}") for i in range(2))
+    assert messaging.deliver(first.pk).outcome == "sent"
+    result = messaging.deliver(second.pk)
+    assert result.outcome == "retry" and 0.5 < (result.countdown or 0) <= 1.0
+    token = result.retry_kwargs["ticket"]
+    # Early (a countdown cut short): the same ticket again, no new reservation.
+    again = messaging.deliver(second.pk, ticket=token)
+    assert again.outcome == "retry" and again.retry_kwargs["ticket"] == token
+    # At the slot's time the ticket sends it.
+    slot = float(token)
+    real = ratelimit.acquire
+    monkeypatch.setattr(ratelimit, "acquire", lambda k, t=None: real(k, t, now=slot))
+    assert messaging.deliver(second.pk, ticket=token).outcome == "sent"
+
+
+@pytest.mark.django_db
+def test_deliver_a_429_learns_and_reserves_after_the_gate(webex: Any) -> None:
+    key = rate_limit_key(None)
+    for i in range(10):
+        assert messaging.deliver(queue(room_id=webex.room.id, text=f"ok {i}").pk).outcome == "sent"
+    webex.fake.fail_next(429, retry_after=2, method="POST", path="/messages")
+    result = messaging.deliver(queue(room_id=webex.room.id, text="limited").pk)
+    assert result.outcome == "retry" and 1.9 < (result.countdown or 0) <= 2.5
+    assert "ticket" in result.retry_kwargs
+    # Ten successes within the measured window: a rate was learnt (not unpaced any more).
+    assert ratelimit.current_rate(key) > 0
+
+
+@pytest.mark.django_db
+def test_a_broken_pacing_cache_falls_back_to_sending(webex: Any, monkeypatch: Any) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("cache down")
+
+    for name in ("acquire", "record_429"):
+        monkeypatch.setattr(ratelimit, name, broken)
+    row = queue(room_id=webex.room.id, text="despite the cache")
+    assert messaging.deliver(row.pk).outcome == "sent"
+    # A 429 still closes the plain gate.
+    webex.fake.fail_next(429, retry_after=5, method="POST", path="/messages")
+    result = messaging.deliver(queue(room_id=webex.room.id, text="limited").pk)
+    assert result.outcome == "retry" and 5 <= (result.countdown or 0)
+    assert ratelimit.blocked_for(rate_limit_key(None)) > 4
+
+
+@pytest.mark.django_db
+def test_a_dead_cache_still_sends_and_honours_retry_after(webex: Any, monkeypatch: Any) -> None:
+    """Redis down: every gate and pacing call fails. Sending goes on (fail open), and a 429
+    still waits for its Retry-After in that task."""
+
+    def down() -> Any:
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(ratelimit, "gate_cache", down)
+    row = queue(room_id=webex.room.id, text="cache is down")
+    assert messaging.deliver(row.pk).outcome == "sent"
+    webex.fake.fail_next(429, retry_after=4, method="POST", path="/messages")
+    result = messaging.deliver(queue(room_id=webex.room.id, text="limited").pk)
+    assert result.outcome == "retry" and 4 <= (result.countdown or 0) <= 5
