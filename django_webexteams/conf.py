@@ -50,6 +50,11 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_BODY_BYTES": 256 * 1024,
     "WEBHOOK_DISPATCH_OWN_EVENTS": False,
     "WEBHOOK_AUTO_REACTIVATE": False,
+    # Seconds the receiver keeps an active webhook's row (its decrypted secret included) in
+    # each process's memory, saving a query and a decryption per delivery. A deactivation or
+    # deletion made in another process is seen within this time; a rotated secret at once
+    # (a signature mismatch re-reads the row). 0 turns the cache off. docs/webhooks.md.
+    "WEBHOOK_CACHE_SECONDS": 5,
     "DELIVERY_RETENTION_DAYS": 30,
     # --- sending ----------------------------------------------------------------------------
     "CELERY_QUEUE": None,  # None: Celery's default queue

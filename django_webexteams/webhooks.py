@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,8 +21,9 @@ from urllib.parse import urlsplit
 
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -35,13 +38,17 @@ if TYPE_CHECKING:
 __all__ = [
     "CheckResult",
     "InvalidPayloadError",
+    "Registration",
     "SyncResult",
     "accept_delivery",
+    "active_registration",
     "check_webhooks",
     "dedupe_key",
     "delete_webhook",
     "dispatch_mode",
+    "forget_registrations",
     "list_remote_webhooks",
+    "lookup_registration",
     "own_person_id",
     "parse_payload",
     "process_delivery",
@@ -456,41 +463,238 @@ def dedupe_key(payload: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def _stored(key: str) -> WebhookDelivery | None:
-    return WebhookDelivery.objects.filter(dedupe_key=key).first()
+# --- the receiver's hot path ------------------------------------------------------------------
+#
+# What one accepted delivery costs (docs/webhooks.md, "Performance and its trade-offs"): the
+# registration comes from a per-process cache (no query, no decryption) and the delivery is
+# one INSERT ... ON CONFLICT DO NOTHING in autocommit: one statement, one durable commit. In
+# sync mode the row written is dispatched from memory, and its final "processed" status is
+# written without waiting for the WAL flush (see _record_outcome).
 
 
-def accept_delivery(webhook: Webhook, payload: dict[str, Any]) -> tuple[WebhookDelivery, bool]:
+@dataclass(frozen=True)
+class Registration:
+    """What the receiver needs of an active :class:`Webhook`, cached per process.
+
+    ``values`` are the row's field values (``secret`` decrypted) in ``_WEBHOOK_FIELDS``
+    order, to build a fresh :class:`Webhook` per request (receivers never share an instance).
+    ``own_person_id`` is the credential's ``webex_person_id`` (``None`` without a stored
+    credential). The decrypted secret lives in this process's memory only - never in a
+    shared cache such as Redis or memcached.
+    """
+
+    pk: int
+    webex_id: str | None
+    secret: str
+    credential_id: int | None
+    own_person_id: str | None
+    values: tuple[Any, ...]
+    loaded_at: float
+    using: str = "default"
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"Registration(pk={self.pk}, webex_id={self.webex_id!r})"
+
+    def webhook(self) -> Webhook:
+        """A new, unsaved-state-free :class:`Webhook` instance for this request."""
+        return Webhook.from_db(self.using, _webhook_fields(), self.values)
+
+
+_WEBHOOK_FIELDS: list[str] = []
+_REGISTRATIONS: dict[Any, Registration] = {}
+_REGISTRATIONS_LOCK = threading.Lock()
+
+
+def _webhook_fields() -> list[str]:
+    if not _WEBHOOK_FIELDS:
+        _WEBHOOK_FIELDS.extend(f.attname for f in Webhook._meta.concrete_fields)
+    return _WEBHOOK_FIELDS
+
+
+def forget_registrations(*_: Any, **__: Any) -> None:
+    """Empty this process's registration cache (connected to ``Webhook`` saves and deletes,
+    so a change made in this process applies at once; other processes see it within
+    ``WEBHOOK_CACHE_SECONDS``)."""
+    with _REGISTRATIONS_LOCK:
+        _REGISTRATIONS.clear()
+
+
+def active_registration(uuid: Any, *, fresh: bool = False) -> Registration | None:
+    """The active registration for ``uuid``, or ``None`` for an unknown or inactive one.
+
+    From this process's cache unless it is older than ``WEBHOOK_CACHE_SECONDS`` (``0``
+    turns the cache off) or ``fresh``. Unknown and inactive uuids are never cached: a 404
+    always asks the database.
+    """
+    return lookup_registration(uuid, fresh=fresh)[0]
+
+
+def lookup_registration(uuid: Any, *, fresh: bool = False) -> tuple[Registration | None, bool]:
+    """:func:`active_registration` and whether it came from the cache (the receiver then
+    re-reads the row before rejecting a signature: a rotated secret works at once)."""
+    ttl = float(conf.get("WEBHOOK_CACHE_SECONDS") or 0)
+    now = time.monotonic()
+    if not fresh and ttl > 0:
+        cached = _REGISTRATIONS.get(uuid)
+        if cached is not None and now - cached.loaded_at < ttl:
+            return cached, True
+    fields = _webhook_fields()
+    # One query, no ORDER BY, only what is needed: values_list() still decrypts the secret,
+    # and the credential's encrypted token is never read (only its person id).
+    using = router.db_for_read(Webhook)
+    found = list(
+        Webhook.objects.using(using)
+        .filter(uuid=uuid, status=Webhook.Status.ACTIVE)
+        .order_by()
+        .values_list(*fields, "credential__webex_person_id")[:1]
+    )
+    if not found:
+        with _REGISTRATIONS_LOCK:
+            _REGISTRATIONS.pop(uuid, None)
+        return None, False
+    values = tuple(found[0][:-1])
+    named = dict(zip(fields, values, strict=True))
+    registration = Registration(
+        pk=named["id"],
+        webex_id=named["webex_id"],
+        secret=named["secret"] or "",
+        credential_id=named["credential_id"],
+        own_person_id=found[0][-1] or None,
+        values=values,
+        loaded_at=now,
+        using=using,
+    )
+    if ttl > 0:
+        with _REGISTRATIONS_LOCK:
+            if len(_REGISTRATIONS) >= 1024:  # bounded, whatever the number of webhooks
+                _REGISTRATIONS.clear()
+            _REGISTRATIONS[uuid] = registration
+    return registration, False
+
+
+# A webhook saved or deleted in this process (admin, commands, sync, health check,
+# rotate_secret) takes effect here at once; other processes see it within the TTL.
+post_save.connect(forget_registrations, sender=Webhook, dispatch_uid="webexteams.registrations")
+post_delete.connect(forget_registrations, sender=Webhook, dispatch_uid="webexteams.registrations")
+
+
+def _insert_sql(connection: Any) -> str | None:
+    """``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`` for PostgreSQL and
+    SQLite (3.35+); ``None`` on other backends (they take the ORM path)."""
+    if connection.vendor not in ("postgresql", "sqlite"):
+        return None
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        if sqlite3.sqlite_version_info < (3, 35):
+            return None
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in _insert_fields())
+    marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    # Identifiers come from the model's metadata, quoted; every value is a parameter.
+    return (
+        f"INSERT INTO {qn(WebhookDelivery._meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608
+        f"ON CONFLICT ({qn('dedupe_key')}) DO NOTHING RETURNING {qn('id')}"
+    )
+
+
+_INSERT_FIELDS = (
+    "webhook",
+    "dedupe_key",
+    "resource",
+    "event",
+    "data_id",
+    "actor_id",
+    "payload",
+    "status",
+    "error",
+    "traceback",
+    "attempts",
+    "received_at",
+)
+
+
+def _insert_fields() -> list[Any]:
+    """The concrete fields written by :func:`_insert`, in ``_INSERT_FIELDS`` order."""
+    by_name = {f.name: f for f in WebhookDelivery._meta.concrete_fields}
+    return [by_name[name] for name in _INSERT_FIELDS]
+
+
+def _insert(using: str, delivery: WebhookDelivery) -> bool:
+    """Write ``delivery`` unless its dedupe key is stored; ``True`` if this call wrote it.
+
+    One statement. Outside a transaction it is its own durable commit; a duplicate (also
+    one racing in from another connection: PostgreSQL waits for the other insert to commit
+    or roll back) inserts nothing and raises nothing, so no savepoint is needed inside one.
+    """
+    connection = connections[using]
+    sql = _insert_sql(connection)
+    if sql is None:
+        try:
+            with transaction.atomic(using=using):
+                delivery.save(using=using, force_insert=True)
+        except IntegrityError:
+            if (
+                not WebhookDelivery.objects.using(using)
+                .filter(dedupe_key=delivery.dedupe_key)
+                .exists()
+            ):
+                raise
+            return False
+        return True
+    params = [f.get_db_prep_save(f.pre_save(delivery, True), connection) for f in _insert_fields()]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    delivery.pk = row[0]
+    delivery._state.adding = False
+    delivery._state.db = using
+    return True
+
+
+def accept_delivery(
+    webhook: Webhook, payload: dict[str, Any], *, own_person_id: str | None = None
+) -> tuple[WebhookDelivery, bool]:
     """Store a verified, parsed delivery and schedule its dispatch after commit.
 
     Returns ``(delivery, created)``. ``created`` is ``False`` for a redelivery (same
-    :func:`dedupe_key`), which is not dispatched again. Two copies arriving at once are
-    serialised by the unique constraint: the loser gets ``IntegrityError`` inside its
-    savepoint and returns the winner's row.
+    :func:`dedupe_key`), which is not dispatched again. The unique constraint decides, also
+    between two copies arriving at once: the write is ``INSERT ... ON CONFLICT DO NOTHING``
+    (PostgreSQL, SQLite), and the copy that inserted nothing returns the stored row.
+
+    Outside a transaction the INSERT is the delivery's one durable commit. ``sync`` mode then
+    dispatches the row written (in memory: no re-read) with ``attempts = 1`` already stored;
+    ``celery`` mode enqueues its primary key. ``own_person_id``: the webhook credential's
+    person id when the caller knows it (saves a query in the own-event check).
     """
     key = dedupe_key(payload)
-    # Fast path for the common redelivery; the unique constraint below decides races.
-    existing = _stored(key)
-    if existing is not None:
-        return existing, False
     data = payload["data"]
-    try:
-        with transaction.atomic():
-            delivery = WebhookDelivery.objects.create(
-                webhook=webhook,
-                dedupe_key=key,
-                resource=payload["resource"],
-                event=payload["event"],
-                data_id=data["id"],
-                actor_id=payload.get("actorId") or "",
-                payload=payload,
-            )
-    except IntegrityError:
-        existing = WebhookDelivery.objects.filter(dedupe_key=key).first()
-        if existing is None:
-            raise  # not the dedupe constraint (e.g. the webhook row was deleted meanwhile)
-        return existing, False
-    schedule_dispatch(delivery.pk)
+    sync = dispatch_mode() == "sync"
+    delivery = WebhookDelivery(
+        webhook=webhook,
+        dedupe_key=key,
+        resource=payload["resource"],
+        event=payload["event"],
+        data_id=data["id"],
+        actor_id=payload.get("actorId") or "",
+        payload=payload,
+        # sync: the dispatch below is this delivery's first attempt; written with the row
+        # so that counting it costs no extra UPDATE (and no extra commit).
+        attempts=1 if sync else 0,
+    )
+    using = router.db_for_write(WebhookDelivery, instance=webhook)
+    if not _insert(using, delivery):
+        existing = WebhookDelivery.objects.using(using).filter(dedupe_key=key).order_by().first()
+        return (existing if existing is not None else delivery), False
+    if sync:
+        callback: Callable[[], Any] = lambda: _process(delivery, own_id=own_person_id)  # noqa: E731
+    else:
+        callback = lambda: _enqueue(delivery.pk)  # noqa: E731
+    # robust: a failure here (a broker that is down) is logged and never turns the answer to
+    # Webex into a 500; the delivery then stays "received" and can be reprocessed.
+    transaction.on_commit(callback, using=using, robust=True)
     return delivery, True
 
 
@@ -554,10 +758,13 @@ def own_person_id(
     return str(me.id)
 
 
-def _is_own_event(event: WebhookEvent, webhook: Webhook) -> bool:
+def _is_own_event(event: WebhookEvent, webhook: Webhook, own_id: str | None = None) -> bool:
+    """Whether ``event`` was caused by ``webhook``'s own identity (``own_id`` when known)."""
     if not event.actor_id:
         return False
-    return event.actor_id == own_person_id(webhook, fallback=event.created_by or "")
+    if own_id is None:
+        own_id = own_person_id(webhook, fallback=event.created_by or "")
+    return event.actor_id == own_id
 
 
 def _receiver_name(receiver: Any) -> str:
@@ -590,9 +797,20 @@ def process_delivery(delivery_id: int, *, force: bool = False) -> WebhookDeliver
         return delivery
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
     delivery.attempts += 1
+    return _process(delivery, durable=True)
+
+
+def _process(
+    delivery: WebhookDelivery, *, own_id: str | None = None, durable: bool = False
+) -> WebhookDelivery:
+    """Dispatch a loaded ``delivery`` and record the outcome (see :func:`process_delivery`).
+
+    ``durable=False`` (the receiver's sync path) writes a "processed" or "ignored" outcome
+    without waiting for its WAL flush; a "failed" one is always durable.
+    """
     failures: list[tuple[Any, BaseException]] = []
     try:
-        status = _dispatch(delivery, failures)
+        status = _dispatch(delivery, failures, own_id=own_id)
     except Exception as exc:  # our own bug or a setting: record it, never leave it "received"
         logger.exception("Dispatching webhook delivery %s failed", delivery.pk)
         failures.append((process_delivery, exc))
@@ -602,15 +820,20 @@ def process_delivery(delivery_id: int, *, force: bool = False) -> WebhookDeliver
         tb = "\n".join("".join(traceback.format_exception(e)) for _, e in failures)
         logger.warning("Webhook delivery %s failed in %d receiver(s)", delivery.pk, len(failures))
         return _finish(delivery, WebhookDelivery.Status.FAILED, error=error, tb=tb)
-    return _finish(delivery, status)
+    return _finish(delivery, status, durable=durable)
 
 
-def _dispatch(delivery: WebhookDelivery, failures: list[tuple[Any, BaseException]]) -> str:
+def _dispatch(
+    delivery: WebhookDelivery,
+    failures: list[tuple[Any, BaseException]],
+    *,
+    own_id: str | None = None,
+) -> str:
     """Send the signals for ``delivery``, collecting receivers' exceptions in ``failures``;
     returns the status to record."""
     webhook = delivery.webhook
     event = WebhookEvent.from_payload(delivery.payload, webhook=webhook)
-    if not conf.get("WEBHOOK_DISPATCH_OWN_EVENTS") and _is_own_event(event, webhook):
+    if not conf.get("WEBHOOK_DISPATCH_OWN_EVENTS") and _is_own_event(event, webhook, own_id):
         return WebhookDelivery.Status.IGNORED
     specific = signals.EVENT_SIGNALS.get((event.resource, event.event))
     for signal in (signals.webhook_received, specific):
@@ -624,12 +847,53 @@ def _dispatch(delivery: WebhookDelivery, failures: list[tuple[Any, BaseException
 
 
 def _finish(
-    delivery: WebhookDelivery, status: str, *, error: str = "", tb: str = ""
+    delivery: WebhookDelivery,
+    status: str,
+    *,
+    error: str = "",
+    tb: str = "",
+    durable: bool = True,
 ) -> WebhookDelivery:
     delivery.status = status
     delivery.error = error
     delivery.traceback = tb
     delivery.processed_at = timezone.now()
+    using = delivery._state.db or router.db_for_write(WebhookDelivery, instance=delivery)
+    connection = connections[using]
+    if (
+        not durable
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+    ):
+        # Trade-off (docs/webhooks.md, "Performance and its trade-offs"): the delivery row
+        # is already durable; only this outcome skips the WAL flush wait. It is visible to
+        # every other session at once; a server crash within ~3 x wal_writer_delay may lose
+        # it, leaving the row "received" (attempts 1), which `webexteams_deliveries
+        # reprocess --status received` dispatches again. SET LOCAL applies to this
+        # statement's implicit transaction only (two statements in one simple query run as
+        # one transaction; client-side binding, Django's default for psycopg, allows that).
+        qn = connection.ops.quote_name
+        table = qn(WebhookDelivery._meta.db_table)
+        field = WebhookDelivery._meta.get_field("processed_at")
+        # Identifiers from the model's metadata, quoted; every value is bound.
+        sql = (
+            f"SET LOCAL synchronous_commit TO OFF; UPDATE {table} SET {qn('status')} = %s, "  # noqa: S608
+            f"{qn('error')} = %s, {qn('traceback')} = %s, {qn('processed_at')} = %s "
+            f"WHERE {qn('id')} = %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [
+                    status,
+                    error,
+                    tb,
+                    field.get_db_prep_save(delivery.processed_at, connection),
+                    delivery.pk,
+                ],
+            )
+        return delivery
     delivery.save(update_fields=["status", "error", "traceback", "processed_at"])
     return delivery
 

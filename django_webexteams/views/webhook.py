@@ -5,7 +5,9 @@ Order of checks, each answered before the next step runs (docs/webhooks.md, "Sec
 1. method is POST, else 405;
 2. a declared ``Content-Length`` above ``WEBHOOK_MAX_BODY_BYTES``: 413, nothing read;
 3. the uuid names an active registration, else 404 (the uuid picks the secret before the
-   body is trusted, as dj-stripe does per endpoint);
+   body is trusted, as dj-stripe does per endpoint); the registration comes from a
+   per-process cache (``WEBHOOK_CACHE_SECONDS``) that is re-read from the database before
+   any signature is rejected, so a rotated secret works at once;
 4. the body, read from the stream up to the cap + 1 byte (more: 413);
 5. ``X-Spark-Signature`` verified on the raw bytes in constant time: missing, malformed or
    wrong, or no secret stored, all 403 - nothing has been parsed or written yet;
@@ -23,12 +25,20 @@ import logging
 import re
 import uuid as uuid_module
 
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.views.decorators.csrf import csrf_exempt
 
 from django_webexteams import conf
-from django_webexteams.models import Webhook
-from django_webexteams.webhooks import InvalidPayloadError, accept_delivery, parse_payload
+from django_webexteams.client import verify_signature
+from django_webexteams.webhooks import (
+    InvalidPayloadError,
+    Registration,
+    accept_delivery,
+    forget_registrations,
+    lookup_registration,
+    parse_payload,
+)
 
 __all__ = ["receive"]
 
@@ -72,12 +82,8 @@ def receive(request: HttpRequest, uuid: uuid_module.UUID) -> HttpResponse:
     if declared > cap:
         return _reject(413, uuid, "body too large")
 
-    webhook = (
-        Webhook.objects.select_related("credential")
-        .filter(uuid=uuid, status=Webhook.Status.ACTIVE)
-        .first()
-    )
-    if webhook is None:
+    registration, cached = lookup_registration(uuid)
+    if registration is None:
         return _answer(404, "unknown webhook")
 
     # Never request.body: read from the stream, at most cap + 1 bytes, so an oversized body
@@ -90,29 +96,55 @@ def receive(request: HttpRequest, uuid: uuid_module.UUID) -> HttpResponse:
     if len(body) > cap:
         return _reject(413, uuid, "body too large")
 
-    # Fail closed: a row without a secret cannot authenticate anything (no DEBUG bypass).
-    if not webhook.secret:
-        return _reject(403, uuid, "webhook has no secret")
     signature = request.META.get("HTTP_X_SPARK_SIGNATURE", "")
     if not _SIGNATURE.fullmatch(signature):
         return _reject(403, uuid, "missing or malformed signature")
-    from django_webexteams.client import verify_signature
-
-    # Constant-time HMAC comparison on the raw bytes, before any parsing.
-    if not verify_signature(webhook.secret, body, signature.lower()):
-        return _reject(403, uuid, "bad signature")
+    signature = signature.lower()
+    valid = _signed(registration, body, signature)
+    if not valid and cached:
+        # The cached row may predate a secret rotation (or a deactivation) made in another
+        # process: decide on the database's current row, never on the cache, before rejecting.
+        registration, cached = lookup_registration(uuid, fresh=True)
+        if registration is None:
+            return _answer(404, "unknown webhook")
+        valid = _signed(registration, body, signature)
+    if not valid:
+        reason = "bad signature" if registration.secret else "webhook has no secret"
+        return _reject(403, uuid, reason)
 
     try:
         payload = parse_payload(body)
     except InvalidPayloadError as exc:
         return _reject(400, uuid, f"invalid payload: {exc}")
-    if payload.get("id") != webhook.webex_id:
+    if payload.get("id") != registration.webex_id and cached:
+        registration, cached = lookup_registration(uuid, fresh=True)  # re-registered?
+        if registration is None:
+            return _answer(404, "unknown webhook")
+        if not _signed(registration, body, signature):
+            return _reject(403, uuid, "bad signature")
+    if payload.get("id") != registration.webex_id:
         # Signed with our secret but for another registration (a copied secret, or a replay
         # from another endpoint): not this webhook's event.
         return _reject(400, uuid, "payload is for another webhook")
 
-    delivery, created = accept_delivery(webhook, payload)
+    try:
+        delivery, created = accept_delivery(
+            registration.webhook(), payload, own_person_id=registration.own_person_id
+        )
+    except IntegrityError:
+        # The only constraint the insert can still break is the foreign key: the webhook
+        # was deleted after this process cached it. Unknown now.
+        forget_registrations()
+        return _answer(404, "unknown webhook")
     if not created:
         logger.info("Duplicate webhook delivery %s for %s (not dispatched)", delivery.pk, uuid)
         return _answer(200, "duplicate")
     return _answer(200, "ok")
+
+
+def _signed(registration: Registration, body: bytes, signature: str) -> bool:
+    """Constant-time HMAC-SHA1 check of the raw bytes. Fail closed: a row without a secret
+    authenticates nothing (no DEBUG bypass)."""
+    if not registration.secret:
+        return False
+    return verify_signature(registration.secret, body, signature)

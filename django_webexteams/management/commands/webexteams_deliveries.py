@@ -1,17 +1,21 @@
 """``manage.py webexteams_deliveries``: reprocess or prune stored webhook deliveries.
 
 - ``reprocess``: dispatch failed deliveries again (``--id`` for chosen ones, ``--status
-  received`` for ones whose dispatch never ran, e.g. the broker was down). Receivers see
-  the events again, so they should be idempotent.
+  received`` for ones whose dispatch never ran, e.g. the broker was down, or whose outcome
+  a database crash lost). Receivers see the events again, so they should be idempotent.
+  ``--status received`` skips rows younger than ``--min-age`` seconds (default 300): a
+  delivery being dispatched right now is "received" too, and must not run twice.
 - ``prune``: delete deliveries older than ``--days`` (default ``DELIVERY_RETENTION_DAYS``).
 """
 
 from __future__ import annotations
 
 from argparse import ArgumentParser
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from django_webexteams import webhooks
 from django_webexteams.models import WebhookDelivery
@@ -30,6 +34,13 @@ class Command(BaseCommand):
             choices=["failed", "received"],
             default="failed",
             help="Which deliveries (default: failed).",
+        )
+        p.add_argument(
+            "--min-age",
+            type=int,
+            default=300,
+            help="With --status received: only deliveries received at least this many "
+            "seconds ago (default 300), so one in flight is not dispatched twice.",
         )
         p.add_argument("--limit", type=int, default=1000)
         p.add_argument(
@@ -54,6 +65,11 @@ class Command(BaseCommand):
             query = query.filter(pk__in=options["ids"])
         else:
             query = query.filter(status=options["status"])
+            if options["status"] == WebhookDelivery.Status.RECEIVED:
+                # A delivery is "received" from its INSERT until its dispatch records an
+                # outcome (milliseconds in sync mode; until a worker runs it with Celery).
+                cutoff = timezone.now() - timedelta(seconds=max(0, options["min_age"]))
+                query = query.filter(received_at__lte=cutoff)
         deliveries = list(query[: options["limit"]])
         sync = True if options["sync"] else None
         for delivery in deliveries:
