@@ -182,3 +182,22 @@ def test_outside_a_transaction_the_outcome_write_does_not_leak_its_setting(
         b"duplicate"
     )
     assert WebhookDelivery.objects.filter(webhook=webhook).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_deleted_by_another_process_answers_404_not_500() -> None:
+    """The cached registration outlives its row (deleted elsewhere, no signal here): the
+    INSERT's foreign key fails, and the answer is 404, never 500."""
+    webhook = make_webhook()
+    client = Client()
+    url = receiver_path(webhook.uuid)
+    body = encode(payload(webhook.webex_id))
+    assert send(client, signed(url, webhook.secret, body)).status_code == 200
+    with connection.cursor() as cursor:  # what another process's delete does, unseen here
+        cursor.execute("DELETE FROM webexteams_webhookdelivery WHERE webhook_id = %s", [webhook.pk])
+        cursor.execute("DELETE FROM webexteams_webhook WHERE id = %s", [webhook.pk])
+    assert webhooks.active_registration(webhook.uuid) is not None  # still cached
+    again = encode(payload(webhook.webex_id, actorId="later"))
+    assert send(client, signed(url, webhook.secret, again)).status_code == 404
+    assert webhooks.active_registration(webhook.uuid) is None
