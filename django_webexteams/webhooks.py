@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 import traceback
@@ -381,6 +382,15 @@ def _reject_constant(name: str) -> Any:
     raise InvalidPayloadError(f"JSON constant {name} is not allowed")
 
 
+def _finite_float(text: str) -> float:
+    # A literal like 1e400 parses to inf, which json.dumps writes back as Infinity and
+    # PostgreSQL's jsonb refuses: storing it would answer 500 to a signed but odd body.
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidPayloadError("JSON number out of range")
+    return value
+
+
 def _check_strings(value: Any) -> None:
     """Refuse strings PostgreSQL cannot store in jsonb (NUL, lone surrogates): storing them
     would raise DataError and answer 500 to a signed but odd body."""
@@ -419,7 +429,9 @@ def parse_payload(body: bytes) -> dict[str, Any]:
     and optional string ``id`` and ``actorId``. Raises :class:`InvalidPayloadError`.
     """
     try:
-        payload = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        payload = json.loads(
+            body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except InvalidPayloadError:
         raise
     except (UnicodeDecodeError, ValueError):

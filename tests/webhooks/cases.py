@@ -211,6 +211,8 @@ CASES: list[SecurityCase] = [
     SecurityCase("signed non-UTF-8", 400, _signed_bytes(b'{"id": "\xff\xfe"}')),
     SecurityCase("signed JSON array", 400, _signed_bytes(b"[1, 2, 3]")),
     SecurityCase("signed NaN", 400, _signed_with_raw(b"NaN")),
+    # 1e400 overflows to inf, which PostgreSQL's jsonb refuses (DataError, a 500) if stored.
+    SecurityCase("signed number overflowing to infinity", 400, _signed_with_raw(b"1e400")),
     SecurityCase("signed deeply nested JSON", 400,
                  _signed_with_raw(b"[" * 100000 + b"]" * 100000)),
     SecurityCase("signed JSON without data.id", 400, _without_data_id),
