@@ -170,8 +170,9 @@ def take_slot(key: str, *, now: float | None = None) -> float:
 #   learnt yet": unpaced, the gate alone holds sends back).
 # - ``tat``: admission (GCRA, the "virtual scheduling" form of a token bucket). A send may go
 #   at ``now`` when ``now >= tat - tolerance``; it then moves ``tat`` to ``max(tat, now -
-#   tolerance) + 1 / rate``. Whatever order and lateness the tasks run in, any interval of T seconds admits
-#   at most about ``rate * T + 1.5`` sends: a task delayed behind a busy queue cannot burst.
+#   tolerance) + 1 / rate``. Whatever order and lateness the tasks run in, any interval of T
+#   seconds admits at most about ``rate * T + 1.5`` sends: a task delayed behind a busy queue
+#   cannot burst.
 # - ``next``: wake-up slots for the sends that were not admitted, one ``1 / rate`` apart, so
 #   they come back spread out instead of all at once. A slot is a hint: at its time the task
 #   asks for admission again (and reserves a new slot if it is refused).
@@ -300,14 +301,20 @@ def _decrease(
     cfg: PaceConfig,
 ) -> None:
     """The 429 step on a plain dict (the Python twin of ``_DECREASE_SCRIPT``)."""
-    if started < state.get("dec", float("-inf")):
-        return  # in flight before our last reaction: that one already counted it
+    recent = [t for t in admitted if now - _HISTORY < t < started]
+    lower = min(recent) if recent else started
+    if "dec" in state:
+        if started < state["dec"]:
+            return  # in flight before our last reaction: that one already counted it
+        # Nothing else was sent since the last gate opened: Webex is still blocking (a
+        # longer window than we saw), not telling us the pace is too fast. The gate waits.
+        gate_end = float(state.get("t0", 0.0))
+        if sum(1 for t in recent if t >= gate_end) <= 1:
+            return
+        lower = max(lower, gate_end)  # the gate's silence is not a rate
     # Sends admitted in the window before the refused one began (its own admission, just
     # before ``started``, excluded): what Webex accepted just before it said "too many".
-    recent = [t for t in admitted if now - _HISTORY < t < started]
-    window = min(max(retry_after, cfg.window), _HISTORY)
-    if recent:
-        window = min(window, max(cfg.window, started - min(recent)))
+    window = min(max(retry_after, cfg.window), _HISTORY, max(cfg.window, started - lower))
     count = max(0, sum(1 for t in recent if t > started - window) - 1)
     current = _rate_at(state, now, cfg)
     if count:
@@ -315,6 +322,8 @@ def _decrease(
         new = cfg.decrease * (min(observed, current) if current > 0 else observed)
     else:
         new = cfg.decrease * current
+    if current > 0:
+        new = max(new, 0.5 * current)  # at most halve per 429
     if new > 0:
         new = max(new, cfg.minimum)
     state.update(base=new, t0=gate_until, dec=now, tat=gate_until, next=gate_until)
@@ -384,13 +393,19 @@ local history = tonumber(ARGV[11])
 local s = redis.call('HMGET', KEYS[1], 'base', 't0', 'dec')
 local base, t0, dec = tonumber(s[1]), tonumber(s[2]), tonumber(s[3])
 if base == nil then base, t0 = initial, now end
-if dec ~= nil and started < dec then return 0 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - history)
-local window = math.min(math.max(retry_after, win_min), history)
+local lower = started
 local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-if oldest[2] ~= nil and tonumber(oldest[2]) < started then
-  window = math.min(window, math.max(win_min, started - tonumber(oldest[2])))
+if oldest[2] ~= nil and tonumber(oldest[2]) < started then lower = tonumber(oldest[2]) end
+if dec ~= nil then
+  -- in flight before our last reaction: that one already counted it
+  if started < dec then return 0 end
+  -- nothing else sent since the last gate opened: still blocked, not too fast
+  if redis.call('ZCOUNT', KEYS[2], t0, '(' .. tostring(started)) <= 1 then return 0 end
+  if t0 > lower then lower = t0 end
 end
+local window = math.min(math.max(retry_after, win_min), history,
+                        math.max(win_min, started - lower))
 -- Admissions before the refused send began, its own (just before ``started``) excluded.
 local count = redis.call('ZCOUNT', KEYS[2], '(' .. tostring(started - window),
                          '(' .. tostring(started)) - 1
@@ -404,6 +419,7 @@ if count > 0 then
 else
   new = factor * current
 end
+if current > 0 and new < 0.5 * current then new = 0.5 * current end
 if new > 0 and new < minimum then new = minimum end
 redis.call('HSET', KEYS[1], 'base', tostring(new), 't0', tostring(gate), 'dec', tostring(now),
            'tat', tostring(gate), 'next', tostring(gate))

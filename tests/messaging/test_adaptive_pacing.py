@@ -119,10 +119,23 @@ def test_requests_in_flight_before_the_decrease_do_not_lower_it_again(key: str) 
     for i in range(3):
         ratelimit.record_429(key, 1, started=now - 0.05, now=now + 0.01 * (i + 1))
     assert ratelimit.current_rate(key, now=now + 1) == pytest.approx(rate, rel=1e-6)
-    # A request that started after the decrease and still got a 429 does lower it.
-    later = now + 1.5
-    ratelimit.record_429(key, 1, started=later - 0.01, now=later)
-    assert ratelimit.current_rate(key, now=later + 1) < rate
+    # The first send after the gate refused again: Webex is still blocking (its window is
+    # longer than we saw), which says nothing about the pace: the gate waits, the rate stays.
+    gate_end = now + 1.04  # the in-flight 429s above extended the gate a little
+    assert ratelimit.acquire(key, now=gate_end).wait == 0.0
+    ratelimit.record_429(key, 1, started=gate_end + 0.001, now=gate_end + 0.01)
+    assert ratelimit.current_rate(key, now=gate_end + 2) == pytest.approx(rate, rel=5e-3)
+    assert ratelimit.blocked_for(key, now=gate_end + 0.5) > 0.4
+    # Sends went through after the gate, then a 429: that one lowers the rate (at most by
+    # half per 429).
+    later = gate_end + 1.01
+    for i in range(10):
+        assert ratelimit.acquire(key, now=later + i / rate).wait == 0.0
+    last = later + 10 / rate
+    assert ratelimit.acquire(key, now=last).wait == 0.0
+    ratelimit.record_429(key, 1, started=last + 0.001, now=last + 0.01)
+    lowered = ratelimit.current_rate(key, now=last + 2)
+    assert 0.5 * rate <= lowered < rate
 
 
 def test_paced_decrease_never_exceeds_the_current_rate(key: str, settings: Any) -> None:
