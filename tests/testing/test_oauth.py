@@ -68,6 +68,19 @@ def _token(fake: Any, **data: Any) -> requests.Response:
     return requests.post(fake.token_url, data=data, timeout=5)
 
 
+def _exchange(fake: Any, code: str, **extra: Any) -> requests.Response:
+    """The authorization_code grant as the registered client "cid" makes it."""
+    return _token(
+        fake,
+        grant_type="authorization_code",
+        client_id="cid",
+        client_secret="csecret",
+        code=code,
+        redirect_uri=REDIRECT,
+        **extra,
+    )
+
+
 def test_full_flow_with_pkce_and_refresh_rotation(fake_webex: Any, client: Any) -> None:
     alice = fake_webex.add_person("alice@example.com", "Alice")
     verifier, challenge = _pkce()
@@ -135,14 +148,7 @@ def test_full_flow_with_pkce_and_refresh_rotation(fake_webex: Any, client: Any) 
 def test_access_token_expires_on_fake_clock(fake_webex: Any, client: Any) -> None:
     fake_webex.add_person("alice@example.com")
     (code,) = _authorize(fake_webex)["code"]
-    tokens = _token(
-        fake_webex,
-        grant_type="authorization_code",
-        client_id="cid",
-        client_secret="csecret",
-        code=code,
-        redirect_uri=REDIRECT,
-    ).json()
+    tokens = _exchange(fake_webex, code).json()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert (
         requests.get(fake_webex.base_url + "/people/me", headers=headers, timeout=5).status_code
@@ -212,14 +218,7 @@ def test_code_exchange_checks(
 def test_expired_code(fake_webex: Any, client: Any) -> None:
     (code,) = _authorize(fake_webex)["code"]
     fake_webex.clock.advance(301)
-    resp = _token(
-        fake_webex,
-        grant_type="authorization_code",
-        client_id="cid",
-        client_secret="csecret",
-        code=code,
-        redirect_uri=REDIRECT,
-    )
+    resp = _exchange(fake_webex, code)
     assert resp.json()["error"] == "invalid_grant"
 
 
@@ -253,14 +252,7 @@ def test_unregistered_client_or_redirect_never_redirects(
 def test_revoked_tokens(fake_webex: Any, client: Any) -> None:
     alice = fake_webex.add_person("alice@example.com")
     (code,) = _authorize(fake_webex)["code"]
-    tokens = _token(
-        fake_webex,
-        grant_type="authorization_code",
-        client_id="cid",
-        client_secret="csecret",
-        code=code,
-        redirect_uri=REDIRECT,
-    ).json()
+    tokens = _exchange(fake_webex, code).json()
     fake_webex.revoke_tokens(alice)
     resp = _token(
         fake_webex,
@@ -275,14 +267,7 @@ def test_revoked_tokens(fake_webex: Any, client: Any) -> None:
 def test_scopes_enforced_when_enabled(fake_webex: Any, client: Any) -> None:
     fake_webex.add_person("alice@example.com")
     (code,) = _authorize(fake_webex)["code"]  # spark:people_read spark:messages_write
-    tokens = _token(
-        fake_webex,
-        grant_type="authorization_code",
-        client_id="cid",
-        client_secret="csecret",
-        code=code,
-        redirect_uri=REDIRECT,
-    ).json()
+    tokens = _exchange(fake_webex, code).json()
     assert tokens["scope"] == "spark:people_read spark:messages_write"
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     base = fake_webex.base_url
