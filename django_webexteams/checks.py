@@ -1,7 +1,8 @@
 """System checks (``webexteams.E0xx`` errors, ``webexteams.W0xx`` warnings).
 
-No check touches the database or the network. Ids are never reused; docs/settings.md lists
-them all:
+No check touches the database or the network. All carry the tag ``webexteams``, so
+``manage.py check --tag webexteams`` runs just these (every plain ``check`` runs them too).
+Ids are never reused; docs/settings.md lists them all:
 
 - E001 unknown ``WEBEXTEAMS`` key(s)
 - E002 ``ENCRYPTION_KEYS`` missing or empty
@@ -43,7 +44,7 @@ def _is_dict() -> bool:
     return value is None or isinstance(value, Mapping)
 
 
-@register()
+@register("webexteams")
 def check_settings_is_dict(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if _is_dict():
         return []
@@ -56,7 +57,7 @@ def check_settings_is_dict(app_configs: Any = None, **kwargs: Any) -> list[Check
     ]
 
 
-@register()
+@register("webexteams")
 def check_unknown_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if not _is_dict():
         return []  # E007 says it
@@ -72,7 +73,7 @@ def check_unknown_settings(app_configs: Any = None, **kwargs: Any) -> list[Check
     ]
 
 
-@register()
+@register("webexteams")
 def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     # Never put a key (valid or not) into a message: check output ends up in CI logs.
     raw = _setting("ENCRYPTION_KEYS")
@@ -125,7 +126,7 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     return messages
 
 
-@register()
+@register("webexteams")
 def check_oauth(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     client_id = _setting("CLIENT_ID")
     client_secret = _setting("CLIENT_SECRET")
@@ -145,7 +146,7 @@ def check_oauth(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     ]
 
 
-@register()
+@register("webexteams")
 def check_webhook_dispatch(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     value = _setting("WEBHOOK_DISPATCH")
     if value in ("sync", "celery"):
@@ -159,7 +160,7 @@ def check_webhook_dispatch(app_configs: Any = None, **kwargs: Any) -> list[Check
     ]
 
 
-@register()
+@register("webexteams")
 def check_webhook_base_url(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     value = _setting("WEBHOOK_BASE_URL")
     if not value:

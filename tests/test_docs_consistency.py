@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,6 +49,7 @@ PERIODIC_TASKS = {
 }
 
 
+@pytest.mark.django_db  # Celery's Django fixup runs the model checks, which may query SQLite
 def test_beat_schedules_name_every_periodic_task(settings: Any) -> None:
     """docs/deployment.md and the test project schedule all four periodic tasks, by names
     that Celery knows."""
