@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,11 +28,11 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_webexteams import conf, signals
-from django_webexteams.client import generate_secret
-from django_webexteams.models import Credential, Webhook, WebhookDelivery
+from django_webexteams import signals
+from django_webexteams.models import Credential, WebhookDelivery
 from testproject.bot.receivers import ECHO_UID, echo
 from tests.webhooks.cases import CASES, Request, Target, encode, payload, sign
+from tests.webhooks.conftest import build_target, make_webhook
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -72,23 +71,6 @@ def dispatches() -> Iterator[Dispatches]:
     signals.message_created.connect(echo, dispatch_uid=ECHO_UID)
 
 
-def _webhook(**fields: Any) -> Webhook:
-    values: dict[str, Any] = {
-        "name": "Fuzz webhook",
-        "resource": "messages",
-        "event": "created",
-        "secret": generate_secret(),
-        "webex_id": f"webhook-{uuid.uuid4().hex}",
-        "target_url": "https://example.com/",
-    }
-    values.update(fields)
-    return Webhook.objects.create(**values)
-
-
-def _path(hook_uuid: uuid.UUID) -> str:
-    return f"/webex/webhooks/{hook_uuid}/"
-
-
 @pytest.fixture
 def target(db: None) -> Target:
     # A stored credential knows its own person id, so the own-event check runs without
@@ -97,20 +79,7 @@ def target(db: None) -> Target:
         kind=Credential.Kind.BOT, name="Fuzz bot", access_token="fuzz-token",
         webex_person_id="Y2lzY29zcGFyazovL3VzL1BFT1BMRS9ib3Q",
     )  # fmt: skip
-    hook = _webhook(credential=bot)
-    no_secret = _webhook(secret="", credential=bot)
-    inactive = _webhook(status=Webhook.Status.INACTIVE, secret=hook.secret, credential=bot)
-    return Target(
-        url=_path(hook.uuid),
-        secret=hook.secret,
-        webex_id=str(hook.webex_id),
-        unknown_url=_path(uuid.uuid4()),
-        no_secret_url=_path(no_secret.uuid),
-        no_secret_webex_id=str(no_secret.webex_id),
-        inactive_url=_path(inactive.uuid),
-        inactive_webex_id=str(inactive.webex_id),
-        max_body=int(conf.get("WEBHOOK_MAX_BODY_BYTES")),
-    )
+    return build_target(make_webhook(credential=bot), credential=bot)
 
 
 def valid_signature(secret: str, body: bytes, signature: str | None) -> bool:

@@ -88,10 +88,11 @@ def webhook(db: None) -> Webhook:
     return make_webhook()
 
 
-@pytest.fixture
-def target(db: None, webhook: Webhook, settings: Any) -> Target:
-    no_secret = make_webhook(secret="")
-    inactive = make_webhook(status=Webhook.Status.INACTIVE, secret=webhook.secret)
+def build_target(webhook: Webhook, **fields: Any) -> Target:
+    """The security table's target around ``webhook``: also creates a row without a secret
+    and an inactive row (``fields`` go to both, e.g. the credential)."""
+    no_secret = make_webhook(secret="", **fields)
+    inactive = make_webhook(status=Webhook.Status.INACTIVE, secret=webhook.secret, **fields)
     return Target(
         url=receiver_path(webhook.uuid),
         secret=webhook.secret,
@@ -103,6 +104,11 @@ def target(db: None, webhook: Webhook, settings: Any) -> Target:
         inactive_webex_id=str(inactive.webex_id),
         max_body=int(conf.get("WEBHOOK_MAX_BODY_BYTES")),
     )
+
+
+@pytest.fixture
+def target(db: None, webhook: Webhook, settings: Any) -> Target:
+    return build_target(webhook)
 
 
 def send(client: Client, request: Request) -> Any:
