@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 DEFAULT_API_BASE_URL = "https://webexapis.com/v1"
 
@@ -55,6 +56,11 @@ DEFAULTS: dict[str, Any] = {
     # deletion made in another process is seen within this time; a rotated secret at once
     # (a signature mismatch re-reads the row). 0 turns the cache off. docs/webhooks.md.
     "WEBHOOK_CACHE_SECONDS": 5,
+    # Sync dispatch on PostgreSQL, outside a transaction: a background thread per process
+    # writes "processed"/"ignored" outcomes in batches at most this many seconds apart (one
+    # statement and one commit per batch, not per delivery). A "failed" outcome is written
+    # at once. 0 writes every outcome in its request. docs/webhooks.md.
+    "WEBHOOK_OUTCOME_BATCH_SECONDS": 0.1,
     "DELIVERY_RETENTION_DAYS": 30,
     # --- sending ----------------------------------------------------------------------------
     "CELERY_QUEUE": None,  # None: Celery's default queue
@@ -116,13 +122,33 @@ def get(key: str) -> Any:
     """
     if key not in DEFAULTS:
         raise KeyError(f"{key!r} is not a WEBEXTEAMS setting")
-    bad = unknown_keys()
-    if bad:
-        raise ImproperlyConfigured(
-            f"Unknown WEBEXTEAMS setting(s): {', '.join(bad)}. "
-            f"Known settings: {', '.join(sorted(DEFAULTS))}."
-        )
-    return _user_settings().get(key, DEFAULTS[key])
+    user = _user_settings()
+    # The receiver reads several settings per delivery: the key check runs once per
+    # WEBEXTEAMS object (and size, so a key added in place is still checked), not per call.
+    marker = (id(user), len(user))
+    if marker != _validated[0]:
+        bad = unknown_keys()
+        if bad:
+            raise ImproperlyConfigured(
+                f"Unknown WEBEXTEAMS setting(s): {', '.join(bad)}. "
+                f"Known settings: {', '.join(sorted(DEFAULTS))}."
+            )
+        _validated[0] = marker
+    return user.get(key, DEFAULTS[key])
+
+
+#: (id, len) of the last WEBEXTEAMS mapping found free of unknown keys.
+_validated: list[tuple[int, int] | None] = [None]
+
+
+def _forget_validation(*, setting: str, **kwargs: Any) -> None:
+    # override_settings / settings fixtures: the next get() checks the new value. (An object
+    # freed and another allocated at the same id would otherwise pass unchecked.)
+    if setting == "WEBEXTEAMS":
+        _validated[0] = None
+
+
+setting_changed.connect(_forget_validation, dispatch_uid="webexteams.conf")
 
 
 def api_base_url() -> str:

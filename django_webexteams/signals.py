@@ -23,15 +23,18 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 # --- webhook deliveries (kwargs: event, webhook, delivery) -------------------------------------
-webhook_received = Signal()
-message_created = Signal()
-message_deleted = Signal()
-membership_created = Signal()
-membership_updated = Signal()
-membership_deleted = Signal()
-room_created = Signal()
-room_updated = Signal()
-attachment_action_created = Signal()
+# Sent for every delivery, always with sender=Webhook: use_caching keeps the list of live
+# receivers per sender (as Django's model signals do), instead of filtering every receiver
+# on every send. Connecting or disconnecting clears it.
+webhook_received = Signal(use_caching=True)
+message_created = Signal(use_caching=True)
+message_deleted = Signal(use_caching=True)
+membership_created = Signal(use_caching=True)
+membership_updated = Signal(use_caching=True)
+membership_deleted = Signal(use_caching=True)
+room_created = Signal(use_caching=True)
+room_updated = Signal(use_caching=True)
+attachment_action_created = Signal(use_caching=True)
 
 #: (resource, event) -> the specific signal sent after ``webhook_received``.
 EVENT_SIGNALS: dict[tuple[str, str], Signal] = {

@@ -28,7 +28,7 @@ from django.db.models.signals import post_delete, post_save
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from django_webexteams import conf, signals
+from django_webexteams import conf, outcomes, signals
 from django_webexteams.clients import client_for, rate_limit_key
 from django_webexteams.events import WebhookEvent
 from django_webexteams.models import Credential, Webhook, WebhookDelivery
@@ -47,6 +47,7 @@ __all__ = [
     "dedupe_key",
     "delete_webhook",
     "dispatch_mode",
+    "flush_outcomes",
     "forget_registrations",
     "list_remote_webhooks",
     "lookup_registration",
@@ -448,7 +449,11 @@ def parse_payload(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidPayloadError("'data' must be an object")
     _short_str(data, "id", _MAX_ID, required=True)
-    _check_strings(payload)
+    if b"\\u" in body:
+        # Only a \u escape can put a NUL or a lone surrogate into a parsed string: strict
+        # UTF-8 decoding refuses encoded surrogates and json.loads refuses raw control
+        # characters in strings. Without one, the walk is skipped (it runs per delivery).
+        _check_strings(payload)
     return payload
 
 
@@ -590,9 +595,20 @@ post_save.connect(forget_registrations, sender=Webhook, dispatch_uid="webexteams
 post_delete.connect(forget_registrations, sender=Webhook, dispatch_uid="webexteams.registrations")
 
 
+_INSERT_SQL: dict[tuple[str, str], str | None] = {}
+
+
 def _insert_sql(connection: Any) -> str | None:
     """``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`` for PostgreSQL and
-    SQLite (3.35+); ``None`` on other backends (they take the ORM path)."""
+    SQLite (3.35+); ``None`` on other backends (they take the ORM path). Built once per
+    backend and table (it runs per delivery)."""
+    key = (connection.vendor, WebhookDelivery._meta.db_table)
+    if key not in _INSERT_SQL:
+        _INSERT_SQL[key] = _build_insert_sql(connection)
+    return _INSERT_SQL[key]
+
+
+def _build_insert_sql(connection: Any) -> str | None:
     if connection.vendor not in ("postgresql", "sqlite"):
         return None
     if connection.vendor == "sqlite":
@@ -626,48 +642,75 @@ _INSERT_FIELDS = (
 )
 
 
+_INSERT_FIELD_LIST: list[Any] = []
+
+
 def _insert_fields() -> list[Any]:
     """The concrete fields written by :func:`_insert`, in ``_INSERT_FIELDS`` order."""
-    by_name = {f.name: f for f in WebhookDelivery._meta.concrete_fields}
-    return [by_name[name] for name in _INSERT_FIELDS]
+    if not _INSERT_FIELD_LIST:
+        by_name = {f.name: f for f in WebhookDelivery._meta.concrete_fields}
+        _INSERT_FIELD_LIST.extend(by_name[name] for name in _INSERT_FIELDS)
+    return _INSERT_FIELD_LIST
 
 
-def _insert(using: str, delivery: WebhookDelivery) -> bool:
-    """Write ``delivery`` unless its dedupe key is stored; ``True`` if this call wrote it.
+def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
+    """Write a delivery row unless its dedupe key is stored: its primary key if this call
+    wrote it, else ``None``.
 
     One statement. Outside a transaction it is its own durable commit; a duplicate (also
     one racing in from another connection: PostgreSQL waits for the other insert to commit
     or roll back) inserts nothing and raises nothing, so no savepoint is needed inside one.
+    ``text``: the payload as JSON text (the verified body), stored without serialising the
+    parsed payload again; ``None``: serialise ``values["payload"]``.
     """
     connection = connections[using]
     sql = _insert_sql(connection)
     if sql is None:
+        delivery = WebhookDelivery(*[values[name] for name in _delivery_attnames()])
         try:
             with transaction.atomic(using=using):
                 delivery.save(using=using, force_insert=True)
         except IntegrityError:
             if (
                 not WebhookDelivery.objects.using(using)
-                .filter(dedupe_key=delivery.dedupe_key)
+                .filter(dedupe_key=values["dedupe_key"])
                 .exists()
             ):
                 raise
-            return False
-        return True
-    params = [f.get_db_prep_save(f.pre_save(delivery, True), connection) for f in _insert_fields()]
+            return None
+        values["received_at"] = delivery.received_at
+        return int(delivery.pk)
+    params = []
+    for f in _insert_fields():
+        if f.attname == "payload":
+            # JSON text: a jsonb (PostgreSQL) or text (SQLite) column parses or keeps it;
+            # what is read back is the parsed payload either way.
+            params.append(text if text is not None else json.dumps(values["payload"]))
+        elif f.attname == "received_at":
+            params.append(f.get_db_prep_save(values["received_at"], connection))
+        else:
+            params.append(values[f.attname])  # str and int: every driver binds them as-is
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    if row is None:
-        return False
-    delivery.pk = row[0]
-    delivery._state.adding = False
-    delivery._state.db = using
-    return True
+    return None if row is None else int(row[0])
+
+
+_DELIVERY_ATTNAMES: list[str] = []
+
+
+def _delivery_attnames() -> list[str]:
+    if not _DELIVERY_ATTNAMES:
+        _DELIVERY_ATTNAMES.extend(f.attname for f in WebhookDelivery._meta.concrete_fields)
+    return _DELIVERY_ATTNAMES
 
 
 def accept_delivery(
-    webhook: Webhook, payload: dict[str, Any], *, own_person_id: str | None = None
+    webhook: Webhook,
+    payload: dict[str, Any],
+    *,
+    own_person_id: str | None = None,
+    body: str | None = None,
 ) -> tuple[WebhookDelivery, bool]:
     """Store a verified, parsed delivery and schedule its dispatch after commit.
 
@@ -679,31 +722,47 @@ def accept_delivery(
     Outside a transaction the INSERT is the delivery's one durable commit. ``sync`` mode then
     dispatches the row written (in memory: no re-read) with ``attempts = 1`` already stored;
     ``celery`` mode enqueues its primary key. ``own_person_id``: the webhook credential's
-    person id when the caller knows it (saves a query in the own-event check).
+    person id when the caller knows it (saves a query in the own-event check). ``body``: the
+    JSON text ``payload`` was parsed from (the receiver's verified body), stored as it is
+    instead of serialising ``payload`` again; it must be that text.
     """
     key = dedupe_key(payload)
-    data = payload["data"]
     sync = dispatch_mode() == "sync"
-    delivery = WebhookDelivery(
-        webhook=webhook,
-        dedupe_key=key,
-        resource=payload["resource"],
-        event=payload["event"],
-        data_id=data["id"],
-        actor_id=payload.get("actorId") or "",
-        payload=payload,
-        # sync: the dispatch below is this delivery's first attempt; written with the row
-        # so that counting it costs no extra UPDATE (and no extra commit).
-        attempts=1 if sync else 0,
-    )
     using = router.db_for_write(WebhookDelivery, instance=webhook)
-    if not _insert(using, delivery):
+    values = {
+        "id": None,
+        "webhook_id": webhook.pk,
+        "dedupe_key": key,
+        "resource": payload["resource"],
+        "event": payload["event"],
+        "data_id": payload["data"]["id"],
+        "actor_id": payload.get("actorId") or "",
+        "payload": payload,
+        "status": WebhookDelivery.Status.RECEIVED.value,
+        "error": "",
+        "traceback": "",
+        # sync: the dispatch that follows is this delivery's first attempt; written with
+        # the row so that counting it costs no extra UPDATE (and no extra commit).
+        "attempts": 1 if sync else 0,
+        "received_at": timezone.now(),  # what auto_now_add sets
+        "processed_at": None,
+    }
+    pk = _insert(using, values, body)
+    if pk is None:
         existing = WebhookDelivery.objects.using(using).filter(dedupe_key=key).order_by().first()
-        return (existing if existing is not None else delivery), False
+        if existing is None:  # the other copy rolled back meanwhile; nothing to return
+            existing = WebhookDelivery(*[values[name] for name in _delivery_attnames()])
+        return existing, False
+    values["id"] = pk
+    # The row just written, built the way rows read from the database are (positional
+    # values, no keyword handling: this runs per delivery), with the caller's webhook.
+    names = _delivery_attnames()
+    delivery = WebhookDelivery.from_db(using, names, [values[n] for n in names])
+    WebhookDelivery._meta.get_field("webhook").set_cached_value(delivery, webhook)
     if sync:
         callback: Callable[[], Any] = lambda: _process(delivery, own_id=own_person_id)  # noqa: E731
     else:
-        callback = lambda: _enqueue(delivery.pk)  # noqa: E731
+        callback = lambda: _enqueue(pk)  # noqa: E731
     # robust: a failure here (a broker that is down) is logged and never turns the answer to
     # Webex into a 500; the delivery then stays "received" and can be reprocessed.
     transaction.on_commit(callback, using=using, robust=True)
@@ -872,6 +931,12 @@ def _finish(
     delivery.processed_at = timezone.now()
     using = delivery._state.db or router.db_for_write(WebhookDelivery, instance=delivery)
     connection = connections[using]
+    if not durable and not error and outcomes.batching(connection):
+        # A success outcome of the receiver's sync path: written by this process's batch
+        # writer within WEBHOOK_OUTCOME_BATCH_SECONDS, with many others in one statement and
+        # one commit (django_webexteams/outcomes.py says what that trades).
+        outcomes.defer(using, delivery.pk, status, delivery.processed_at)
+        return delivery
     if (
         not durable
         and connection.vendor == "postgresql"
@@ -908,6 +973,16 @@ def _finish(
         return delivery
     delivery.save(update_fields=["status", "error", "traceback", "processed_at"])
     return delivery
+
+
+def flush_outcomes() -> int:
+    """Write the dispatch outcomes this process has not written yet (sync mode, PostgreSQL,
+    outside a transaction: see ``WEBHOOK_OUTCOME_BATCH_SECONDS``); returns how many.
+
+    A background thread does it within the batch interval. Call it where a delivery's
+    final status must be read at once after a live request, e.g. in a test.
+    """
+    return outcomes.flush()
 
 
 def reprocess_delivery(delivery: WebhookDelivery, *, sync: bool | None = None) -> None:

@@ -103,6 +103,17 @@ def _fresh_local_caches() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _outcome_writer_stopped() -> Iterator[None]:
+    """Webhook outcomes batched during a test (live server, autocommit) are written before
+    the next test, and the writer thread's database connection is closed, so nothing
+    crosses test boundaries or holds the test database open at the end of the run."""
+    yield
+    from django_webexteams import outcomes
+
+    outcomes.shutdown()
+
+
+@pytest.fixture(autouse=True)
 def _no_real_webex(settings: Any) -> Iterator[None]:
     """Nothing may default to the real Webex: the API base points at a closed port unless a
     test points it at the fake Webex (the ``fake_webex`` fixture does)."""

@@ -128,8 +128,13 @@ def receive(request: HttpRequest, uuid: uuid_module.UUID) -> HttpResponse:
         return _reject(400, uuid, "payload is for another webhook")
 
     try:
+        # The verified body is stored as the payload's JSON text (it decoded as UTF-8 and
+        # parsed above), saving a second serialisation of what was just parsed.
         delivery, created = accept_delivery(
-            registration.webhook(), payload, own_person_id=registration.own_person_id
+            registration.webhook(),
+            payload,
+            own_person_id=registration.own_person_id,
+            body=body.decode("utf-8"),
         )
     except IntegrityError:
         # The only constraint the insert can still break is the foreign key: the webhook

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from django_webexteams import signals
+from django_webexteams import signals, webhooks
 from django_webexteams.client import generate_secret
 from django_webexteams.models import Webhook, WebhookDelivery
 from testproject.bot.receivers import ECHO_UID, echo
@@ -92,6 +92,7 @@ def test_the_same_delivery_1000_times_is_dispatched_once(
     assert answers == {(200, b"ok"): 1, (200, b"duplicate"): 999}
     assert WebhookDelivery.objects.count() == 1
     assert dispatches.data_ids == {"storm-message": 1}
+    webhooks.flush_outcomes()
     assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.PROCESSED
 
 

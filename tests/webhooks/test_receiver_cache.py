@@ -161,11 +161,13 @@ def test_reprocessing_received_rows_leaves_young_ones_alone(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_the_outcome_write_does_not_leak_its_setting(
-    recorder: Recorder,
+    recorder: Recorder, settings: Any
 ) -> None:
-    """Autocommit, as in production: the INSERT commits by itself, the outcome is written
-    with synchronous_commit off for that one statement only (SET LOCAL), and the session
-    keeps synchronous_commit on for whatever it writes next."""
+    """Autocommit, as in production, with outcome batching off: the INSERT commits by
+    itself, the outcome is written in the request with synchronous_commit off for that one
+    statement only (SET LOCAL), and the session keeps synchronous_commit on for whatever it
+    writes next."""
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": 0}
     webhook = make_webhook()
     client = Client()
     body = encode(payload(webhook.webex_id))
