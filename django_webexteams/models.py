@@ -206,8 +206,11 @@ class WebhookDelivery(models.Model):
         related_name="deliveries",
         db_index=False,
     )
-    # Unique: a redelivered event hits the IntegrityError path and is not dispatched twice.
-    dedupe_key = models.CharField(_("dedupe key"), max_length=255, unique=True)
+    # Unique (Meta.constraints): a redelivered event inserts nothing and is not dispatched
+    # twice. A constraint rather than unique=True, which on PostgreSQL also builds a
+    # varchar_pattern_ops index for LIKE queries that no code runs: one more index to write
+    # per delivery.
+    dedupe_key = models.CharField(_("dedupe key"), max_length=255)
     resource = models.CharField(_("resource"), max_length=64)
     event = models.CharField(_("event"), max_length=64)
     data_id = models.CharField(_("data id"), max_length=_ID_LENGTH, blank=True)
@@ -235,6 +238,7 @@ class WebhookDelivery(models.Model):
                 condition=Q(status__in=["received", "processed", "failed", "ignored"]),
                 name="webexteams_delivery_status_valid",
             ),
+            models.UniqueConstraint(fields=["dedupe_key"], name="webexteams_delivery_dedupe_key"),
         ]
 
     def __str__(self) -> str:

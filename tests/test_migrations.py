@@ -15,3 +15,27 @@ def test_no_missing_migrations() -> None:
         call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
     except SystemExit as exc:  # makemigrations --check exits 1 when a migration is missing
         pytest.fail(f"makemigrations --check found changes (exit {exc.code}):\n{out.getvalue()}")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_deliveries_table_has_only_the_indexes_it_uses() -> None:
+    """Every index is written per delivery (twice with its outcome): the dedupe key has its
+    unique index and no LIKE (varchar_pattern_ops) index, which unique=True would add."""
+    from django.db import connection
+
+    from django_webexteams.models import WebhookDelivery
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, WebhookDelivery._meta.db_table)
+    indexed = sorted(
+        (tuple(c["columns"]), bool(c["unique"]))
+        for c in found.values()
+        if c["index"] or c["unique"] or c["primary_key"]
+    )
+    assert indexed == [
+        (("dedupe_key",), True),
+        (("id",), True),
+        (("status", "received_at"), False),
+        (("webhook_id", "received_at"), False),
+    ]
