@@ -108,7 +108,9 @@ def render(directory: Path) -> str:
             )
         out.append("")
         for key, value in ingest["ratios"].items():
-            out.append(f"- {key.replace('_', ' ')}: **{value:.2f}**")
+            rounds = ingest.get("ratios_per_round", {}).get(key)
+            each = f" (per round: {', '.join(f'{r:.2f}' for r in rounds)})" if rounds else ""
+            out.append(f"- {key.replace('_', ' ')}: **{value:.2f}**{each}")
         out += [
             "",
             f"Goal: {ingest['goal']}: "
