@@ -193,7 +193,7 @@ def warm_up(url: str, lines: list[tuple[str, bytes]]) -> int:
 
 def run(
     duration: float = 10.0,
-    rounds: int = 3,
+    rounds: int = 5,
     bodies: int = 60_000,
     connections: int = 4,
     threads: int = 2,
