@@ -489,7 +489,7 @@ def dedupe_key(payload: dict[str, Any]) -> str:
 # registration comes from a per-process cache (no query, no decryption) and the delivery is
 # one INSERT ... ON CONFLICT DO NOTHING in autocommit: one statement, one durable commit. In
 # sync mode the row written is dispatched from memory, and its final "processed" status is
-# written without waiting for the WAL flush (see _record_outcome).
+# written by this process's batch writer (outcomes.py; see _finish).
 
 
 @dataclass(frozen=True)
@@ -879,8 +879,10 @@ def _process(
 ) -> WebhookDelivery:
     """Dispatch a loaded ``delivery`` and record the outcome (see :func:`process_delivery`).
 
-    ``durable=False`` (the receiver's sync path) writes a "processed" or "ignored" outcome
-    without waiting for its WAL flush; a "failed" one is always durable.
+    ``durable=False`` (the receiver's sync path) hands a "processed" or "ignored" outcome to
+    the batch writer (PostgreSQL, autocommit; see :mod:`django_webexteams.outcomes`) or, with
+    ``WEBHOOK_OUTCOME_BATCH_SECONDS = 0``, writes it without waiting for its WAL flush; a
+    "failed" one is always written at once and durably.
     """
     failures: list[tuple[Any, BaseException]] = []
     try:

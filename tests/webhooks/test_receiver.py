@@ -227,3 +227,25 @@ def test_debug_mode_bypasses_nothing(
     assert response.status_code == 403
     assert WebhookDelivery.objects.count() == 0
     assert recorder.calls == []
+
+
+def test_the_stored_payload_is_the_parsed_body_whatever_its_formatting(
+    target: Target, client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The receiver stores the verified body's JSON text (not a re-serialisation): what is
+    read back is the payload it parsed, whitespace, key order and escapes notwithstanding."""
+    body = (
+        b'{\n  "data": {"id": "m-pretty", "text": "caf\\u00e9 \\"quoted\\"", "n": 1.5e3},\n'
+        b'  "event": "created", "resource": "messages",\n'
+        b'  "id": "' + target.webex_id.encode() + b'", "actorId": "alice"\n}'
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send(client, signed(target.url, target.secret, body)).status_code == 200
+    stored = WebhookDelivery.objects.get()
+    assert stored.payload == {
+        "data": {"id": "m-pretty", "text": 'café "quoted"', "n": 1500.0},
+        "event": "created",
+        "resource": "messages",
+        "id": target.webex_id,
+        "actorId": "alice",
+    }
