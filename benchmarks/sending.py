@@ -107,6 +107,32 @@ def _worker_env(base: dict[str, str], **extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), **base, **extra}
 
 
+def _worker_cmd(app: str, queue: str, workers: int) -> list[str]:
+    """One Celery worker process of ``app`` with ``workers`` prefork children on ``queue``:
+    the same for both approaches, so they differ only in the task they run."""
+    return [
+        python(),
+        "-m",
+        "celery",
+        "-A",
+        app,
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(workers),
+        "--pool",
+        "prefork",
+        "-n",
+        f"{queue}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "INFO",
+    ]
+
+
 def run_ours(
     fake: Any,
     recorder: Recorder,
@@ -160,27 +186,7 @@ def run_ours(
     tag = f"[{name}-{uuid.uuid4().hex[:6]}]"
     texts = [f"{tag} message {i:04d}" for i in range(count)]
     OutboundMessage.objects.all().delete()
-    cmd = [
-        python(),
-        "-m",
-        "celery",
-        "-A",
-        "testproject",
-        "worker",
-        "-Q",
-        queue,
-        "-c",
-        str(workers),
-        "--pool",
-        "prefork",
-        "-n",
-        f"{queue}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-l",
-        "INFO",
-    ]
+    cmd = _worker_cmd("testproject", queue, workers)
     logfile = ROOT / "var" / "bench" / f"worker-{name}.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with process(cmd, env=env, log=logfile):
@@ -237,27 +243,7 @@ def run_sdk(
     celery_baseline.app.conf.task_default_queue = queue
     tag = f"[sdk-{uuid.uuid4().hex[:6]}]"
     texts = [f"{tag} message {i:04d}" for i in range(count)]
-    cmd = [
-        python(),
-        "-m",
-        "celery",
-        "-A",
-        "benchmarks.celery_baseline",
-        "worker",
-        "-Q",
-        queue,
-        "-c",
-        str(workers),
-        "--pool",
-        "prefork",
-        "-n",
-        f"{queue}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-l",
-        "INFO",
-    ]
+    cmd = _worker_cmd("benchmarks.celery_baseline", queue, workers)
     logfile = ROOT / "var" / "bench" / "worker-sdk.log"
     import redis
 
