@@ -36,7 +36,7 @@ from django.db import connections
 
 from django_webexteams import conf
 
-__all__ = ["batching", "defer", "flush", "shutdown"]
+__all__ = ["batch_interval", "defer", "flush", "shutdown"]
 
 logger = logging.getLogger("django_webexteams.webhooks")
 
@@ -52,13 +52,17 @@ _MAX_TRIES = 5
 _STALL_INTERVALS = 10
 
 
-def batching(connection: Any) -> bool:
-    """Whether an outcome written on ``connection`` now may be deferred to the batch writer."""
-    return (
-        connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and float(conf.get("WEBHOOK_OUTCOME_BATCH_SECONDS") or 0) > 0
-    )
+def _interval() -> float:
+    """``WEBHOOK_OUTCOME_BATCH_SECONDS`` as seconds (0: no batching)."""
+    return float(conf.get("WEBHOOK_OUTCOME_BATCH_SECONDS") or 0)
+
+
+def batch_interval(connection: Any) -> float:
+    """The batch interval if an outcome written on ``connection`` now may be deferred to the
+    batch writer, else 0 (another database, inside a transaction, batching turned off)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 0.0
+    return _interval()
 
 
 class _Writer:
@@ -81,8 +85,7 @@ class _Writer:
         self._atexit = False
         self._stopping = False
 
-    def defer(self, using: str, pk: int, status: str, at: datetime) -> None:
-        interval = float(conf.get("WEBHOOK_OUTCOME_BATCH_SECONDS") or 0)
+    def defer(self, using: str, pk: int, status: str, at: datetime, interval: float) -> None:
         now = time.monotonic()
         with self._lock:
             if self._pid != os.getpid():
@@ -123,7 +126,7 @@ class _Writer:
         while True:
             self._work.wait()
             try:
-                interval = float(conf.get("WEBHOOK_OUTCOME_BATCH_SECONDS") or 0) or 0.1
+                interval = _interval() or 0.1
             except Exception:  # settings torn down at interpreter exit
                 interval = 0.1
             self._hurry.wait(interval)  # gather a batch, unless it is full already
@@ -246,10 +249,10 @@ def _write(using: str, rows: list[tuple[str, int, str, datetime, int]]) -> None:
 _writer = _Writer()
 
 
-def defer(using: str, pk: int, status: str, at: datetime) -> None:
+def defer(using: str, pk: int, status: str, at: datetime, interval: float) -> None:
     """Queue the outcome ``status`` (dispatched at ``at``) of delivery ``pk`` for the
-    batch writer of this process."""
-    _writer.defer(using, pk, status, at)
+    batch writer of this process; ``interval`` is :func:`batch_interval`'s answer."""
+    _writer.defer(using, pk, status, at, interval)
 
 
 def flush() -> int:

@@ -7,6 +7,7 @@ docs/webhooks.md for the security model and the dispatch modes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -496,7 +497,7 @@ def dedupe_key(payload: dict[str, Any]) -> str:
 class Registration:
     """What the receiver needs of an active :class:`Webhook`, cached per process.
 
-    ``values`` are the row's field values (``secret`` decrypted) in ``_WEBHOOK_FIELDS``
+    ``values`` are the row's field values (``secret`` decrypted) in ``_attnames(Webhook)``
     order, to build a fresh :class:`Webhook` per request (receivers never share an instance).
     ``own_person_id`` is the credential's ``webex_person_id`` (``None`` without a stored
     credential). The decrypted secret lives in this process's memory only - never in a
@@ -517,18 +518,18 @@ class Registration:
 
     def webhook(self) -> Webhook:
         """A new, unsaved-state-free :class:`Webhook` instance for this request."""
-        return Webhook.from_db(self.using, _webhook_fields(), self.values)
+        return Webhook.from_db(self.using, _attnames(Webhook), self.values)
 
 
-_WEBHOOK_FIELDS: list[str] = []
 _REGISTRATIONS: dict[Any, Registration] = {}
 _REGISTRATIONS_LOCK = threading.Lock()
 
 
-def _webhook_fields() -> list[str]:
-    if not _WEBHOOK_FIELDS:
-        _WEBHOOK_FIELDS.extend(f.attname for f in Webhook._meta.concrete_fields)
-    return _WEBHOOK_FIELDS
+@functools.cache
+def _attnames(model: type[Any]) -> tuple[str, ...]:
+    """``model``'s concrete field attnames in column order, as ``from_db()`` takes them
+    (computed once per model: the receiver builds rows per delivery)."""
+    return tuple(f.attname for f in model._meta.concrete_fields)
 
 
 def forget_registrations(*_: Any, **__: Any) -> None:
@@ -558,7 +559,7 @@ def lookup_registration(uuid: Any, *, fresh: bool = False) -> tuple[Registration
         cached = _REGISTRATIONS.get(uuid)
         if cached is not None and now - cached.loaded_at < ttl:
             return cached, True
-    fields = _webhook_fields()
+    fields = _attnames(Webhook)
     # One query, no ORDER BY, only what is needed: values_list() still decrypts the secret,
     # and the credential's encrypted token is never read (only its person id).
     using = router.db_for_read(Webhook)
@@ -669,7 +670,7 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
     connection = connections[using]
     sql = _insert_sql(connection)
     if sql is None:
-        delivery = WebhookDelivery(*[values[name] for name in _delivery_attnames()])
+        delivery = WebhookDelivery(*[values[name] for name in _attnames(WebhookDelivery)])
         try:
             with transaction.atomic(using=using):
                 delivery.save(using=using, force_insert=True)
@@ -697,15 +698,6 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else int(row[0])
-
-
-_DELIVERY_ATTNAMES: list[str] = []
-
-
-def _delivery_attnames() -> list[str]:
-    if not _DELIVERY_ATTNAMES:
-        _DELIVERY_ATTNAMES.extend(f.attname for f in WebhookDelivery._meta.concrete_fields)
-    return _DELIVERY_ATTNAMES
 
 
 def accept_delivery(
@@ -754,12 +746,12 @@ def accept_delivery(
     if pk is None:
         existing = WebhookDelivery.objects.using(using).filter(dedupe_key=key).order_by().first()
         if existing is None:  # the other copy rolled back meanwhile; nothing to return
-            existing = WebhookDelivery(*[values[name] for name in _delivery_attnames()])
+            existing = WebhookDelivery(*[values[name] for name in _attnames(WebhookDelivery)])
         return existing, False
     values["id"] = pk
     # The row just written, built the way rows read from the database are (positional
     # values, no keyword handling: this runs per delivery), with the caller's webhook.
-    names = _delivery_attnames()
+    names = _attnames(WebhookDelivery)
     delivery = WebhookDelivery.from_db(using, names, [values[n] for n in names])
     WebhookDelivery._meta.get_field("webhook").set_cached_value(delivery, webhook)
     if sync:
@@ -936,11 +928,12 @@ def _finish(
     delivery.processed_at = timezone.now()
     using = delivery._state.db or router.db_for_write(WebhookDelivery, instance=delivery)
     connection = connections[using]
-    if not durable and not error and outcomes.batching(connection):
+    interval = 0.0 if durable or error else outcomes.batch_interval(connection)
+    if interval:
         # A success outcome of the receiver's sync path: written by this process's batch
         # writer within WEBHOOK_OUTCOME_BATCH_SECONDS, with many others in one statement and
         # one commit (django_webexteams/outcomes.py says what that trades).
-        outcomes.defer(using, delivery.pk, status, delivery.processed_at)
+        outcomes.defer(using, delivery.pk, status, delivery.processed_at, interval)
         return delivery
     if (
         not durable

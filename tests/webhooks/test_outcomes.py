@@ -36,6 +36,11 @@ def deliver(client: Client, webhook: Any, **overrides: Any) -> Any:
     return send(client, signed(receiver_path(webhook.uuid), webhook.secret, body))
 
 
+def batch_every(settings: Any, seconds: float) -> None:
+    """Outcomes batched at most ``seconds`` apart (3600: only when flushed or full)."""
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": seconds}
+
+
 def wait_for(condition: Any, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -48,7 +53,7 @@ def wait_for(condition: Any, timeout: float = 10.0) -> bool:
 def test_a_delivery_costs_one_statement_and_the_outcome_follows_in_a_batch(
     recorder: Recorder, settings: Any
 ) -> None:
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": 3600}
+    batch_every(settings, 3600)
     webhook = make_webhook()
     client = Client()
     deliver(client, webhook, actorId="warm-up")  # the registration is cached now
@@ -71,7 +76,7 @@ def test_a_delivery_costs_one_statement_and_the_outcome_follows_in_a_batch(
 def test_the_writer_thread_writes_within_the_interval_without_being_asked(
     recorder: Recorder, settings: Any
 ) -> None:
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": 0.05}
+    batch_every(settings, 0.05)
     webhook = make_webhook()
     client = Client()
     for n in range(20):
@@ -82,7 +87,7 @@ def test_the_writer_thread_writes_within_the_interval_without_being_asked(
 
 
 def test_a_full_batch_is_written_at_once(recorder: Recorder, settings: Any) -> None:
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": 3600}
+    batch_every(settings, 3600)
     webhook = make_webhook()
     client = Client()
     with mock.patch.object(outcomes, "BATCH_MAX", 5):
@@ -93,7 +98,7 @@ def test_a_full_batch_is_written_at_once(recorder: Recorder, settings: Any) -> N
 
 
 def test_a_failed_outcome_is_written_at_once_with_its_error(settings: Any) -> None:
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": 3600}
+    batch_every(settings, 3600)
 
     def broken(sender: Any, **kwargs: Any) -> None:
         raise RuntimeError("receiver bug")
@@ -124,7 +129,7 @@ def test_an_own_event_is_batched_as_ignored(recorder: Recorder) -> None:
 def test_a_row_changed_meanwhile_is_left_alone(recorder: Recorder, settings: Any) -> None:
     """The batch only turns rows that still read "received": a delivery reprocessed and
     failed (or pruned) since is not overwritten with a stale "processed"."""
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": 3600}
+    batch_every(settings, 3600)
     webhook = make_webhook()
     client = Client()
     deliver(client, webhook, actorId="a")
@@ -141,7 +146,7 @@ def test_a_row_changed_meanwhile_is_left_alone(recorder: Recorder, settings: Any
 def test_a_failed_batch_is_retried_then_left_received_with_an_error(
     recorder: Recorder, settings: Any, caplog: Any
 ) -> None:
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": 3600}
+    batch_every(settings, 3600)
     webhook = make_webhook()
     deliver(Client(), webhook)
     real_write = outcomes._write
@@ -174,7 +179,7 @@ def test_without_a_running_thread_the_request_writes_the_batch(
 ) -> None:
     """A server that does not run threads (uWSGI without --enable-threads): once the
     oldest pending outcome is several intervals old, the next request writes them."""
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": 0.01}
+    batch_every(settings, 0.01)
     webhook = make_webhook()
     client = Client()
     with mock.patch.object(outcomes._Writer, "_start"):  # the thread never starts
@@ -186,12 +191,12 @@ def test_without_a_running_thread_the_request_writes_the_batch(
 
 
 def test_a_forked_child_does_not_write_its_parents_rows(settings: Any) -> None:
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": 3600}
+    batch_every(settings, 3600)
     writer = outcomes._Writer()
-    writer.defer("default", 1, "processed", timezone.now())
+    writer.defer("default", 1, "processed", timezone.now(), 3600)
     assert writer.pending() == 1
     with mock.patch.object(os, "getpid", return_value=os.getpid() + 1):
-        writer.defer("default", 2, "processed", timezone.now())
+        writer.defer("default", 2, "processed", timezone.now(), 3600)
         assert [row[1] for row in writer._pending] == [2]
     writer.shutdown()
 
@@ -203,7 +208,7 @@ def test_inside_atomic_the_dispatch_waits_for_the_commit_then_batches(
     the commit; after it the connection is in autocommit again and the outcome is batched."""
     from django.db import transaction
 
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_OUTCOME_BATCH_SECONDS": 3600}
+    batch_every(settings, 3600)
     webhook = make_webhook()
     with transaction.atomic():
         response = deliver(Client(), webhook)
