@@ -6,6 +6,9 @@ through bodies pre-signed by this module: HMAC-SHA1 in wrk's Lua is impractical)
 
 - ``bare``: a Django view that returns 200 (the ceiling of the stack);
 - ``minimal``: HMAC check + one durable INSERT (the floor for storing a delivery);
+- ``floor``: the least a receiver with our guarantees does (parse, dedupe insert, no-op
+  dispatch after commit, outcomes in batches; :mod:`benchmarks.views`), in plain SQL: what
+  any implementation of those guarantees costs at least;
 - ``full-sync``: the package's receiver, ``WEBHOOK_DISPATCH = "sync"``: uuid lookup,
   signature check, parse, dedupe insert, then (after commit, in the request) dispatch to a
   no-op signal receiver and the delivery's status update;
@@ -44,7 +47,7 @@ from benchmarks.common import (
 
 NAME = "ingest"
 LUA = ROOT / "benchmarks" / "post_bodies.lua"
-VARIANTS = ("bare", "minimal", "full-sync", "full-celery")
+VARIANTS = ("bare", "minimal", "floor", "full-sync", "full-celery")
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/bench"
 
 
@@ -206,11 +209,18 @@ def run(
     setup_django()
     from django.db import connection
 
-    from benchmarks.views import CREATE_TABLE, MINIMAL_SECRET, TABLE
+    from benchmarks.views import (
+        CREATE_FLOOR_TABLE,
+        CREATE_TABLE,
+        FLOOR_TABLE,
+        MINIMAL_SECRET,
+        TABLE,
+    )
     from django_webexteams.models import Credential, Webhook, WebhookDelivery
 
     with connection.cursor() as cursor:
         cursor.execute(CREATE_TABLE)
+        cursor.execute(CREATE_FLOOR_TABLE)
     Webhook.objects.filter(name="Benchmark webhook").delete()
     Credential.objects.filter(name="Benchmark bot").delete()
     bot = Credential.objects.create(
@@ -255,11 +265,13 @@ def run(
             # earlier runs (it reached 900 MB), while the reference table starts fresh.
             with connection.cursor() as cursor:
                 cursor.execute(f"TRUNCATE {TABLE}")
+                cursor.execute(f"TRUNCATE {FLOOR_TABLE}")
                 cursor.execute(f"TRUNCATE {WebhookDelivery._meta.db_table}")
             port = free_port()
             path = {
                 "bare": "/bench/bare/",
                 "minimal": "/bench/minimal/",
+                "floor": "/bench/floor/",
             }.get(variant, f"/webex/webhooks/{webhook.uuid}/")
             url = f"http://127.0.0.1:{port}{path}"
             env = {
@@ -310,6 +322,14 @@ def run(
                 with connection.cursor() as cursor:
                     cursor.execute(f"SELECT count(*) FROM {TABLE}")
                     result["stored"] = int(cursor.fetchone()[0])
+            elif variant == "floor":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT count(*), count(*) FILTER (WHERE status = 'processed') "
+                        f"FROM {FLOOR_TABLE}"
+                    )
+                    stored, processed = cursor.fetchone()
+                    result["stored"], result["processed"] = int(stored), int(processed)
             if variant == "full-celery":
                 result["enqueued"] = int(broker.llen(queue))
                 broker.delete(queue)
@@ -346,6 +366,14 @@ def run(
         ratios["minimal_over_bare"] = (
             summary["minimal"]["requests_per_second"] / summary["bare"]["requests_per_second"]
         )
+    if "floor" in summary and "minimal" in summary:
+        ratios["floor_over_minimal"] = (
+            summary["floor"]["requests_per_second"] / summary["minimal"]["requests_per_second"]
+        )
+    if "full-sync" in summary and "floor" in summary:
+        ratios["full-sync_over_floor"] = (
+            summary["full-sync"]["requests_per_second"] / summary["floor"]["requests_per_second"]
+        )
     for variant in ("full-sync", "full-celery"):
         if variant in summary and "minimal" in summary:
             ratios[f"{variant}_over_minimal"] = (
@@ -358,11 +386,16 @@ def run(
     # Paired per round: the variants of one round ran back to back, so a machine that drifts
     # between rounds (a shared host) moves both sides of these ratios alike.
     per_round: dict[str, list[float]] = {}
-    for variant in ("full-sync", "full-celery"):
-        if variant in runs and "minimal" in runs:
-            per_round[f"{variant}_over_minimal"] = [
-                full["requests_per_second"] / ref["requests_per_second"]
-                for full, ref in zip(runs[variant], runs["minimal"], strict=True)
+    for variant, ref in (
+        ("floor", "minimal"),
+        ("full-sync", "floor"),
+        ("full-sync", "minimal"),
+        ("full-celery", "minimal"),
+    ):
+        if variant in runs and ref in runs:
+            per_round[f"{variant}_over_{ref}"] = [
+                a["requests_per_second"] / b["requests_per_second"]
+                for a, b in zip(runs[variant], runs[ref], strict=True)
             ]
     result_doc = {
         "duration_seconds": duration,

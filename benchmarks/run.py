@@ -27,7 +27,7 @@ NAMES = ("ingest", "listing", "sending", "overhead")
 
 QUICK: dict[str, dict[str, Any]] = {
     "ingest": {"duration": 2, "rounds": 1, "bodies": 40_000,
-               "variants": ("bare", "minimal", "full-sync")},
+               "variants": ("bare", "minimal", "floor", "full-sync")},
     "listing": {"rooms": 1_000, "small": 100, "page_size": 100, "rounds": 1,
                 "memory_page_size": 10},
     "sending": {"count": 30, "rate": 20.0, "timeout": 90.0, "approaches": ("ours", "sdk-celery")},

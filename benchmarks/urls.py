@@ -1,4 +1,4 @@
-"""URLs served by the ingest benchmark: the package's receiver (full path) and the two
+"""URLs served by the ingest benchmark: the package's receiver (full path) and the three
 reference views (:mod:`benchmarks.views`). A no-op receiver is connected to every webhook
 signal, so a delivery's dispatch costs what the package adds, not what a project does."""
 
@@ -22,5 +22,6 @@ signals.message_created.connect(noop, dispatch_uid="benchmarks.noop")
 urlpatterns = [
     path("bench/bare/", views.bare),
     path("bench/minimal/", views.minimal),
+    path("bench/floor/", views.floor),
     path("webex/", include("django_webexteams.urls")),
 ]
