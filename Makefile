@@ -39,7 +39,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 types: venv
-	$(BIN)/mypy django_webexteams tests
+	$(BIN)/mypy django_webexteams tests benchmarks
 
 tox: venv
 	$(BIN)/tox

@@ -138,13 +138,12 @@ def run(
         ),
         "goal": "time ratio <= 1.0 (no slower than the SDK); peak memory flat in items",
     }
+    time_ratio = result["time_ratio_ours_over_sdk"]
+    growth = result["memory_growth_ours"]
     result["goal_met"] = {
-        "no slower than the SDK": bool(
-            result["time_ratio_ours_over_sdk"] is not None
-            and result["time_ratio_ours_over_sdk"] <= 1.0
-        ),
+        "no slower than the SDK": isinstance(time_ratio, float) and time_ratio <= 1.0,
         # Flat: 20x the items may not cost more than 1.5x the peak (pages are bounded).
-        "memory flat in items": bool((result["memory_growth_ours"] or 99) < 1.5),
+        "memory flat in items": isinstance(growth, float) and growth < 1.5,
     }
     write_result(NAME, result)
     return result

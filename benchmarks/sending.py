@@ -179,9 +179,7 @@ def run_ours(
         "BOT_TOKEN": bot.token,
         "CELERY_QUEUE": queue,
     }
-    app.conf.broker_url = redis_url
-    app.conf.task_default_queue = queue
-    app.conf.task_always_eager = False
+    app.conf.update(broker_url=redis_url, task_default_queue=queue, task_always_eager=False)
     name = "ours-paced" if paced else "ours"
     tag = f"[{name}-{uuid.uuid4().hex[:6]}]"
     texts = [f"{tag} message {i:04d}" for i in range(count)]
@@ -239,8 +237,7 @@ def run_sdk(
             "BASELINE_TOKEN": bot.token,
         }
     )
-    celery_baseline.app.conf.broker_url = redis_url
-    celery_baseline.app.conf.task_default_queue = queue
+    celery_baseline.app.conf.update(broker_url=redis_url, task_default_queue=queue)
     tag = f"[sdk-{uuid.uuid4().hex[:6]}]"
     texts = [f"{tag} message {i:04d}" for i in range(count)]
     cmd = _worker_cmd("benchmarks.celery_baseline", queue, workers)
@@ -367,8 +364,9 @@ def run(
     from benchmarks import celery_baseline
     from testproject.celery import app
 
-    app.pool.force_close_all()
-    celery_baseline.app.pool.force_close_all()
+    # app.pool is kombu's connection pool (celery-types names it a ProducerPool).
+    app.pool.force_close_all()  # type: ignore[attr-defined]
+    celery_baseline.app.pool.force_close_all()  # type: ignore[attr-defined]
     png = results_dir() / "sending.png"
     chart(results, rate, png)
     goal = {
