@@ -12,8 +12,8 @@ package's receiver).
   the raw body (one durable commit; a lean table, the key as 32 raw bytes), a no-op
   dispatch after that commit, and the outcome recorded in batches of 50 (one ``UPDATE``
   and one commit per batch, written by the request that fills the batch). No ORM, no
-  signals, no model instances, no registration lookup. Any receiver with these guarantees
-  costs at least this; our ``full-sync`` path is measured against it too.
+  signals, no model instances, no registration lookup: close to the least a Django
+  receiver with these guarantees can cost. Our ``full-sync`` path is measured against it.
 """
 
 from __future__ import annotations
