@@ -646,15 +646,18 @@ _INSERT_FIELDS = (
 )
 
 
-_INSERT_FIELD_LIST: list[Any] = []
+@functools.cache
+def _insert_fields() -> tuple[Any, ...]:
+    """The concrete fields written by :func:`_insert`, in ``_INSERT_FIELDS`` order
+    (computed once, like :func:`_attnames`)."""
+    by_name = {f.name: f for f in WebhookDelivery._meta.concrete_fields}
+    return tuple(by_name[name] for name in _INSERT_FIELDS)
 
 
-def _insert_fields() -> list[Any]:
-    """The concrete fields written by :func:`_insert`, in ``_INSERT_FIELDS`` order."""
-    if not _INSERT_FIELD_LIST:
-        by_name = {f.name: f for f in WebhookDelivery._meta.concrete_fields}
-        _INSERT_FIELD_LIST.extend(by_name[name] for name in _INSERT_FIELDS)
-    return _INSERT_FIELD_LIST
+def _row(values: dict[str, Any]) -> list[Any]:
+    """A delivery's ``values`` (by attname) in column order, as the model's positional
+    constructor and ``from_db()`` take them."""
+    return [values[name] for name in _attnames(WebhookDelivery)]
 
 
 def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
@@ -670,7 +673,7 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
     connection = connections[using]
     sql = _insert_sql(connection)
     if sql is None:
-        delivery = WebhookDelivery(*[values[name] for name in _attnames(WebhookDelivery)])
+        delivery = WebhookDelivery(*_row(values))
         try:
             with transaction.atomic(using=using):
                 delivery.save(using=using, force_insert=True)
@@ -746,13 +749,12 @@ def accept_delivery(
     if pk is None:
         existing = WebhookDelivery.objects.using(using).filter(dedupe_key=key).order_by().first()
         if existing is None:  # the other copy rolled back meanwhile; nothing to return
-            existing = WebhookDelivery(*[values[name] for name in _attnames(WebhookDelivery)])
+            existing = WebhookDelivery(*_row(values))
         return existing, False
     values["id"] = pk
     # The row just written, built the way rows read from the database are (positional
     # values, no keyword handling: this runs per delivery), with the caller's webhook.
-    names = _attnames(WebhookDelivery)
-    delivery = WebhookDelivery.from_db(using, names, [values[n] for n in names])
+    delivery = WebhookDelivery.from_db(using, _attnames(WebhookDelivery), _row(values))
     WebhookDelivery._meta.get_field("webhook").set_cached_value(delivery, webhook)
     if sync:
         callback: Callable[[], Any] = lambda: _process(delivery, own_id=own_person_id)  # noqa: E731
