@@ -1,16 +1,32 @@
-"""Celery tasks of django-webexteams.
+"""Celery tasks of django-webexteams: the entry points that Celery beat and the admin call.
 
-Tasks are short shims over the service modules: they take primary keys, never tokens, and
-have explicit names ``webexteams.<verb_noun>``. Each feature keeps its tasks in its own
-section below.
+Tasks are short shims over the features: they take primary keys, never tokens, and have
+explicit names ``webexteams.<verb_noun>``. Nothing in a feature imports this module. The two
+tasks a feature enqueues itself live next to the code that enqueues them and are re-exported
+here, so that Celery's autodiscovery (which imports ``django_webexteams.tasks``) registers
+every task: ``webexteams.deliver_message`` (:mod:`django_webexteams.messaging.queue`) and
+``webexteams.process_delivery`` (:mod:`django_webexteams.webhooks.queue`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from celery import shared_task
+
+from django_webexteams.messaging.queue import deliver_message
+from django_webexteams.webhooks.queue import process_delivery_task as process_delivery
+
+__all__ = [
+    "check_webhook",
+    "check_webhooks",
+    "deliver_message",
+    "process_delivery",
+    "prune_deliveries",
+    "refresh_credential",
+    "refresh_credentials",
+    "requeue_stuck_messages",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -58,22 +74,8 @@ def refresh_credentials(within: float = 86400.0) -> dict[str, int]:
     return counts
 
 
-# (other features add their tasks in sections below)
-
-
-# --- webhooks: dispatch deliveries, watch webhook health (docs/webhooks.md) -------------------
-@shared_task(name="webexteams.process_delivery", ignore_result=True)
-def process_delivery(delivery_id: int) -> str | None:
-    """Send the signals for the stored ``WebhookDelivery`` ``delivery_id`` (enqueued on commit
-    by the receiver when ``WEBHOOK_DISPATCH = "celery"``). A receiver that raises marks the
-    delivery failed; the task itself does not retry (reprocess with the admin action or
-    ``manage.py webexteams_deliveries reprocess``). Returns the delivery's status."""
-    from django_webexteams import webhooks
-
-    delivery = webhooks.process_delivery(delivery_id)
-    return delivery.status if delivery is not None else None
-
-
+# --- webhooks: watch webhook health, retention (docs/webhooks.md) ----------------------------
+# (webexteams.process_delivery: django_webexteams.webhooks.queue)
 @shared_task(name="webexteams.check_webhooks", ignore_result=True)
 def check_webhooks() -> dict[str, int]:
     """Read every registered webhook's status at Webex (run it from Celery beat; the schedule
@@ -99,52 +101,7 @@ def prune_deliveries() -> int:
     return webhooks.prune_deliveries()
 
 
-# --- sending: deliver outbox rows (docs/sending.md) -------------------------------------------
-# acks_late + reject_on_worker_lost: the broker keeps the task message until the task has
-# finished, so a worker killed mid-send (SIGKILL, OOM) leaves it to be delivered again; the
-# row's lease (messaging.lease_seconds) keeps the redelivered copy from posting concurrently.
-# max_retries=None: messaging.deliver bounds real failures itself (SEND_MAX_ATTEMPTS); waits
-# for Retry-After, the shared gate or a lease are not failures and must not use up retries.
-@shared_task(
-    bind=True,
-    name="webexteams.deliver_message",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=None,
-    ignore_result=True,
-)
-def deliver_message(
-    self: Any,
-    pk: int,
-    reconcile_since: str | None = None,
-    failures: int = 0,
-    ticket: str | None = None,
-) -> str:
-    """Deliver the ``OutboundMessage`` ``pk`` (its primary key only: no token or text in the
-    broker; ``ticket`` is the wake-up slot time adaptive pacing gave it). Waiting is a Celery
-    countdown, never ``sleep``. Returns the outcome."""
-    from django_webexteams import conf, messaging
-
-    result = messaging.deliver(
-        pk, reconcile_since=reconcile_since, failures=failures, ticket=ticket
-    )
-    if result.outcome == "retry":
-        logger.info("Outbound message %s: retry in %.1fs (%s)", pk, result.countdown,
-                    result.reason)  # fmt: skip
-        if self.request.is_eager:
-            # CELERY_TASK_ALWAYS_EAGER (tests, the docs): an eager retry would run again at
-            # once, ignoring the countdown, and spin while the gate is closed. Leave the row
-            # queued instead (webexteams_outbox retry --stuck re-enqueues it).
-            return result.outcome
-        queue = conf.get("CELERY_QUEUE")
-        raise self.retry(
-            args=(pk,),
-            kwargs=result.retry_kwargs,
-            countdown=result.countdown,
-            max_retries=None,
-            **({"queue": str(queue)} if queue else {}),
-        )
-    return result.outcome
+# (webexteams.deliver_message, sending: django_webexteams.messaging.queue)
 
 
 # --- admin: long bulk actions (docs/admin.md) ------------------------------------------------

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from django_webexteams.views import oauth, webhook
+from django_webexteams.oauth import views as oauth
+from django_webexteams.webhooks import receive as webhook
 
 app_name = "webexteams"
 

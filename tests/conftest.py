@@ -108,7 +108,7 @@ def _outcome_writer_stopped() -> Iterator[None]:
     the next test, and the writer thread's database connection is closed, so nothing
     crosses test boundaries or holds the test database open at the end of the run."""
     yield
-    from django_webexteams import outcomes
+    from django_webexteams.webhooks import outcomes
 
     outcomes.shutdown()
 

@@ -115,10 +115,10 @@ def admin_credential(world: World, superuser: Any) -> Credential:
 @pytest.fixture
 def enqueued(monkeypatch: Any) -> list[int]:
     """Outbox rows handed to the queue (instead of sending Celery tasks)."""
-    from django_webexteams import messaging
+    from django_webexteams.messaging import queue
 
     calls: list[int] = []
-    monkeypatch.setattr(messaging, "enqueue_delivery", lambda pk, **kw: calls.append(pk))
+    monkeypatch.setattr(queue, "enqueue_delivery", lambda pk, **kw: calls.append(pk))
     return calls
 
 

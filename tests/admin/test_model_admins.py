@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from django_webexteams import tasks, webhooks
 from django_webexteams.models import Credential, OutboundMessage, Webhook, WebhookDelivery
+from django_webexteams.webhooks import queue as webhook_queue
 from tests.admin.conftest import World, _user, messages_of
 
 pytestmark = pytest.mark.django_db
@@ -518,7 +519,7 @@ def test_reprocess_through_celery(
 ) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "ADMIN_TASKS": "celery"}
     queued: list[int] = []
-    monkeypatch.setattr(webhooks, "_enqueue", lambda pk: queued.append(pk))
+    monkeypatch.setattr(webhook_queue, "_enqueue", lambda pk: queued.append(pk))
     delivery = _delivery(registered)
     with django_capture_on_commit_callbacks(execute=True):
         response = act(su_client, "webhookdelivery", "reprocess", delivery.pk)

@@ -28,10 +28,10 @@ def _media_root(settings: Any, tmp_path: Any) -> None:
 @pytest.fixture
 def enqueued(monkeypatch: Any) -> list[int]:
     """Record the primary keys handed to the queue instead of sending tasks."""
-    from django_webexteams import messaging
+    from django_webexteams.messaging import queue
 
     calls: list[int] = []
-    monkeypatch.setattr(messaging, "enqueue_delivery", lambda pk, **kw: calls.append(pk))
+    monkeypatch.setattr(queue, "enqueue_delivery", lambda pk, **kw: calls.append(pk))
     return calls
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from django_webexteams import messaging, ratelimit
+from django_webexteams import messaging
 from django_webexteams.clients import rate_limit_key
+from django_webexteams.messaging import ratelimit
 from django_webexteams.models import OutboundMessage
 from tests.conftest import redis_url
 

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from django_webexteams import messaging, ratelimit, signals
+from django_webexteams import messaging, signals
 from django_webexteams.client import ApiError
 from django_webexteams.clients import client_for, rate_limit_key
+from django_webexteams.messaging import countdown, delivery, ratelimit
 from django_webexteams.models import OutboundMessage
 from django_webexteams.tasks import deliver_message
 from django_webexteams.testing.app import DROP
@@ -245,7 +246,7 @@ def test_backoff_is_bounded_by_max_attempts(webex: Any, settings: Any, received:
 def test_backoff_has_full_jitter_and_a_cap(settings: Any) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_BACKOFF_BASE": 2.0,
                            "SEND_BACKOFF_MAX": 50.0}  # fmt: skip
-    samples = [messaging._backoff_countdown(10) for _ in range(300)]
+    samples = [countdown._backoff_countdown(10) for _ in range(300)]
     assert all(0 <= s <= 50.0 for s in samples)
     assert min(samples) < 10 and max(samples) > 40  # spread over [0, cap], not clustered
 
@@ -434,7 +435,7 @@ def test_unexpected_error_is_retried_as_unknown_outcome(webex: Any, monkeypatch:
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug somewhere below")
 
-    monkeypatch.setattr(messaging, "_post", explode)
+    monkeypatch.setattr(delivery, "_post", explode)
     row = queue(room_id=webex.room.id, text="bug")
     result = messaging.deliver(row.pk)
     assert result.outcome == "retry" and "reconcile_since" in result.retry_kwargs
@@ -443,7 +444,7 @@ def test_unexpected_error_is_retried_as_unknown_outcome(webex: Any, monkeypatch:
 
 
 def test_the_bot_client_is_reused_until_a_setting_changes(webex: Any, settings: Any) -> None:
-    first = messaging._client_for(None)
-    assert messaging._client_for(None) is first
+    first = delivery._client_for(None)
+    assert delivery._client_for(None) is first
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "BOT_TOKEN": "another-bot-token"}
-    assert messaging._client_for(None) is not first
+    assert delivery._client_for(None) is not first

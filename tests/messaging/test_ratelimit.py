@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from django_webexteams import ratelimit
+from django_webexteams.messaging import ratelimit
 from tests.conftest import redis_url
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from django_webexteams import messaging, ratelimit
+from django_webexteams import messaging
 from django_webexteams.clients import rate_limit_key
+from django_webexteams.messaging import ratelimit
 from tests.messaging.test_deliver import direct_texts, drop_after_store, posts, queue
 
 pytestmark = pytest.mark.django_db

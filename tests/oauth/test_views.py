@@ -15,7 +15,7 @@ from django.urls import reverse
 from django_webexteams import signals
 from django_webexteams.adapter import DefaultAdapter, OAuthLoginError
 from django_webexteams.models import Credential
-from django_webexteams.views import oauth as oauth_views
+from django_webexteams.oauth import views as oauth_views
 from tests.oauth.conftest import (
     CLIENT_ID,
     TESTSERVER_REDIRECT_URI,

@@ -15,6 +15,8 @@ from django.test import Client
 from django_webexteams import signals, webhooks
 from django_webexteams.events import EventNotFetchableError, WebhookEvent
 from django_webexteams.models import Credential, Webhook, WebhookDelivery
+from django_webexteams.webhooks import dispatch as webhook_dispatch
+from django_webexteams.webhooks import own_events
 from tests.webhooks.cases import Target, encode, payload, signed
 from tests.webhooks.conftest import Recorder, make_webhook, send
 
@@ -203,11 +205,11 @@ def test_bot_token_person_id_comes_from_the_cache(
     settings: Any,
 ) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "BOT_TOKEN": "bot-token"}
-    caches["default"].set(webhooks._me_cache_key(None), ALICE)
+    caches["default"].set(own_events._me_cache_key(None), ALICE)
     try:
         deliver(client, target, django_capture_on_commit_callbacks, createdBy="someone")
     finally:
-        caches["default"].delete(webhooks._me_cache_key(None))
+        caches["default"].delete(own_events._me_cache_key(None))
     assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.IGNORED
     assert recorder.calls == []
 
@@ -308,7 +310,7 @@ def test_odd_timestamps_do_not_stop_the_event(created: Any) -> None:
 def test_an_internal_error_marks_the_delivery_failed_not_stuck(
     target: Target, client: Client, django_capture_on_commit_callbacks: Any
 ) -> None:
-    with mock.patch.object(webhooks, "_is_own_event", side_effect=KeyError("surprise")):
+    with mock.patch.object(webhook_dispatch, "_is_own_event", side_effect=KeyError("surprise")):
         assert deliver(client, target, django_capture_on_commit_callbacks).status_code == 200
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == WebhookDelivery.Status.FAILED

@@ -20,8 +20,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from django_webexteams import outcomes, signals, webhooks
+from django_webexteams import signals, webhooks
 from django_webexteams.models import Credential, WebhookDelivery
+from django_webexteams.webhooks import outcomes
 from tests.celery_workers import database_url_for_workers
 from tests.webhooks.cases import encode, payload, signed
 from tests.webhooks.conftest import Recorder, make_webhook, receiver_path, send
@@ -235,7 +236,8 @@ def test_a_normal_exit_writes_the_pending_outcomes() -> None:
     script = (
         "import django, sys; django.setup()\n"
         "from django.test import Client\n"
-        "from django_webexteams import outcomes, signals\n"
+        "from django_webexteams import signals\n"
+        "from django_webexteams.webhooks import outcomes\n"
         "from testproject.bot.receivers import ECHO_UID\n"
         "signals.message_created.disconnect(dispatch_uid=ECHO_UID)\n"
         "from tests.webhooks.cases import signed\n"

@@ -11,8 +11,9 @@ from django.test import Client
 from django.test.client import RequestFactory
 
 from django_webexteams.models import Webhook, WebhookDelivery
-from django_webexteams.views.webhook import receive
 from django_webexteams.webhooks import dedupe_key
+from django_webexteams.webhooks import store as webhook_store
+from django_webexteams.webhooks.receive import receive
 from tests.webhooks.cases import CASES, SecurityCase, Target, encode, payload, sign, signed
 from tests.webhooks.conftest import Recorder, send
 
@@ -204,7 +205,7 @@ def test_losing_the_insert_race_is_a_duplicate_and_the_transaction_survives(
         if on_conflict:
             second, created_again = webhooks.accept_delivery(webhook, body)
         else:
-            with mock.patch.object(webhooks, "_insert_sql", return_value=None):
+            with mock.patch.object(webhook_store, "_insert_sql", return_value=None):
                 second, created_again = webhooks.accept_delivery(webhook, body)
         assert (second.pk, created_again) == (first.pk, False)
         assert WebhookDelivery.objects.count() == 1  # the transaction still works

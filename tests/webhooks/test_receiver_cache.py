@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_webexteams import webhooks
 from django_webexteams.client import generate_secret
 from django_webexteams.models import Webhook, WebhookDelivery
+from django_webexteams.webhooks import lookup
 from tests.webhooks.cases import encode, payload, signed
 from tests.webhooks.conftest import Recorder, make_webhook, receiver_path, send
 
@@ -130,7 +131,7 @@ def test_unknown_uuids_do_not_fill_the_cache(client: Client) -> None:
     for _ in range(3):
         response = client.post(receiver_path(uuid.uuid4()), b"{}", content_type="text/plain")
         assert response.status_code == 404
-    assert webhooks._REGISTRATIONS == {}
+    assert lookup._REGISTRATIONS == {}
 
 
 def test_reprocessing_received_rows_leaves_young_ones_alone(

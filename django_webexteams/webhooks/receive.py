@@ -31,14 +31,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from django_webexteams import conf
 from django_webexteams.client import verify_signature
-from django_webexteams.webhooks import (
-    InvalidPayloadError,
+from django_webexteams.webhooks.lookup import (
     Registration,
-    accept_delivery,
     forget_registrations,
     lookup_registration,
-    parse_payload,
 )
+from django_webexteams.webhooks.payload import InvalidPayloadError, parse_payload
+from django_webexteams.webhooks.store import accept_delivery
 
 __all__ = ["receive"]
 

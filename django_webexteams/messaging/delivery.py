@@ -1,6 +1,5 @@
-"""Sending messages through the outbox: :func:`send_message`, :func:`send_template`,
-:func:`resend`, and the delivery itself (:func:`deliver`, run by the Celery task
-``webexteams.deliver_message``).
+"""Delivering an outbox row to Webex: :func:`deliver`, run by the Celery task
+``webexteams.deliver_message`` (:mod:`django_webexteams.messaging.queue`).
 
 The life of an outbox row (:class:`~django_webexteams.models.OutboundMessage`)::
 
@@ -34,29 +33,22 @@ Guarantees and their limits (docs/sending.md explains them for users):
 
 from __future__ import annotations
 
-import itertools
 import logging
 import mimetypes
 import os
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.core.files import File
-from django.core.files.base import ContentFile
-from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from django_webexteams import conf, ratelimit, signals
+from django_webexteams import conf, signals
 from django_webexteams.client import (
     ApiError,
     MalformedResponseError,
@@ -67,354 +59,29 @@ from django_webexteams.client import (
     WebexError,
 )
 from django_webexteams.clients import bot_token, client_for, rate_limit_key
+from django_webexteams.messaging import ratelimit
+from django_webexteams.messaging.countdown import (
+    _backoff_countdown,
+    _max_countdown,
+    _wait_countdown,
+    lease_seconds,
+)
+from django_webexteams.messaging.errors import StoredFileError
+from django_webexteams.messaging.files import _is_url
+from django_webexteams.messaging.reconcile import _find_posted, _LookupFailed
 from django_webexteams.models import OutboundMessage
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest
-
     from django_webexteams.client import Message, WebexClient
     from django_webexteams.models import Credential
 
 __all__ = [
-    "MAX_FILE_BYTES",
-    "MAX_MESSAGE_BYTES",
     "DeliveryResult",
-    "InvalidMessageError",
-    "StoredFileError",
     "deliver",
-    "enqueue_delivery",
-    "lease_seconds",
-    "requeue_stuck",
-    "resend",
-    "send_message",
-    "send_template",
 ]
 
-logger = logging.getLogger(__name__)
-
-#: Webex: "The maximum message length is 7439 bytes" for text and markdown, each, in UTF-8
-#: (https://developer.webex.com/docs/api/v1/messages/create-a-message).
-MAX_MESSAGE_BYTES = 7439
-#: Webex: one file per message, at most 100 MB.
-MAX_FILE_BYTES = 100 * 1024 * 1024
-
-#: How far back (before the uncertain attempt began) reconciliation looks, for clock skew
-#: between our hosts and Webex.
-_RECONCILE_SKEW = timedelta(seconds=30)
-#: How many recent messages of the target space reconciliation reads at most.
-_RECONCILE_SCAN = 100
-
-
-class StoredFileError(Exception):
-    """The file queued with a message can no longer be read from storage."""
-
-
-class InvalidMessageError(ValueError):
-    """``send_message`` was called with arguments Webex would refuse (no or several targets,
-    text over 7439 bytes, several files, ...). Raised at once, before anything is stored."""
-
-
-# --- enqueueing -------------------------------------------------------------------------------
-
-
-def _queue_options() -> dict[str, Any]:
-    queue = conf.get("CELERY_QUEUE")
-    return {"queue": str(queue)} if queue else {}
-
-
-def enqueue_delivery(pk: int, *, countdown: float | None = None) -> None:
-    """Send the task ``webexteams.deliver_message`` for the row ``pk`` (the primary key only:
-    no token or message text travels through the broker). Queue: ``WEBEXTEAMS["CELERY_QUEUE"]``
-    when set, else Celery's routing (``CELERY_TASK_ROUTES`` / the default queue)."""
-    from django_webexteams.tasks import deliver_message
-
-    options = _queue_options()
-    if countdown is not None:
-        options["countdown"] = countdown
-    deliver_message.apply_async(args=(pk,), **options)
-
-
-def _enqueue_on_commit(pk: int) -> None:
-    # robust=True: the caller's transaction has committed by then; a broker outage must not
-    # raise into code that already believes the message is queued. The row stays ``queued``
-    # and ``manage.py webexteams_outbox retry --stuck`` re-enqueues it.
-    # A named function, not functools.partial: Django logs a failing robust callback with
-    # ``func.__qualname__``, which a partial lacks, and that AttributeError would escape into
-    # the caller after its commit (tests/reliability/test_chaos.py stops the broker).
-    def enqueue() -> None:
-        _enqueue_logged(pk)
-
-    transaction.on_commit(enqueue, robust=True)
-
-
-def _enqueue_logged(pk: int) -> None:
-    try:
-        enqueue_delivery(pk)
-    except Exception:
-        logger.exception(
-            "Could not enqueue outbound message %s; it stays queued "
-            "(re-enqueue with manage.py webexteams_outbox retry --stuck)",
-            pk,
-        )
-        raise
-
-
-# --- send_message -----------------------------------------------------------------------------
-
-
-def _as_text(name: str, value: Any) -> str:
-    """``None`` -> ""; a MarkdownBuilder (or anything with ``__str__``) -> ``str(value)``."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else str(value)
-    size = len(text.encode("utf-8"))
-    if size > MAX_MESSAGE_BYTES:
-        raise InvalidMessageError(
-            f"{name} is {size} bytes in UTF-8; Webex accepts at most {MAX_MESSAGE_BYTES}. "
-            "Split it into several messages or send it as a file."
-        )
-    return text
-
-
-def _normalise_attachments(attachments: Any) -> list[dict[str, Any]] | None:
-    if attachments is None:
-        return None
-    items = [attachments] if isinstance(attachments, Mapping) else list(attachments)
-    if not items:
-        return None
-    if len(items) > 1:
-        raise InvalidMessageError("Webex accepts one card (attachment) per message")
-    card = items[0]
-    if not isinstance(card, Mapping) or "contentType" not in card or "content" not in card:
-        raise InvalidMessageError(
-            'an attachment is a card dict: {"contentType": '
-            '"application/vnd.microsoft.card.adaptive", "content": {...}}'
-        )
-    return [dict(card)]
-
-
-@dataclass
-class _FileSpec:
-    """What ``send_message(file=...)`` was given, normalised."""
-
-    name: str
-    url: str = ""
-    content: File[Any] | None = None
-    to_close: IO[Any] | None = None
-
-
-def _is_url(value: str) -> bool:
-    return value.startswith(("https://", "http://"))
-
-
-def _file_spec(file: Any) -> _FileSpec:
-    """Accepts what the client accepts: a URL, a path, a Django ``File`` (e.g. an upload), a
-    binary file object with a ``name``, or ``(filename, bytes_or_fileobj[, content_type])``."""
-    if isinstance(file, list):
-        if len(file) != 1:
-            raise InvalidMessageError("Webex accepts one file per message; send several messages")
-        file = file[0]
-    if isinstance(file, tuple):
-        if len(file) not in (2, 3) or not isinstance(file[0], str) or not file[0]:
-            raise InvalidMessageError("a file tuple is (filename, data[, content_type])")
-        name, data = os.path.basename(file[0]), file[1]
-        if isinstance(data, bytes | bytearray):
-            return _FileSpec(name, content=ContentFile(bytes(data), name=name))
-        if hasattr(data, "read"):
-            return _FileSpec(name, content=File(data, name=name))
-        raise InvalidMessageError("a file tuple's data must be bytes or a binary file object")
-    if isinstance(file, str) and _is_url(file):
-        if len(file) > 255:  # kept in OutboundMessage.file_name (max_length 255)
-            raise InvalidMessageError("a file URL may be at most 255 characters long")
-        return _FileSpec(os.path.basename(file.split("?", 1)[0]) or "file", url=file)
-    if isinstance(file, str | Path):
-        path = Path(file)
-        if not path.is_file():
-            raise InvalidMessageError(f"no such file: {path}")
-        handle = path.open("rb")
-        return _FileSpec(path.name, content=File(handle, name=path.name), to_close=handle)
-    if isinstance(file, bytes | bytearray):
-        raise InvalidMessageError("bytes need a name: pass file=(filename, data, content_type)")
-    if hasattr(file, "read"):
-        name = os.path.basename(str(getattr(file, "name", "") or ""))
-        if not name:
-            raise InvalidMessageError(
-                "this file object has no name: pass file=(filename, fileobj, content_type)"
-            )
-        content = file if isinstance(file, File) else File(file, name=name)
-        return _FileSpec(name, content=content)
-    raise InvalidMessageError(f"unsupported file argument of type {type(file).__name__}")
-
-
-def _check_file_size(spec: _FileSpec) -> None:
-    if spec.content is None:
-        return
-    try:
-        size = spec.content.size
-    except (AttributeError, OSError, TypeError):
-        return  # unknown size: Webex will tell
-    if size is not None and size > MAX_FILE_BYTES:
-        raise InvalidMessageError(f"{spec.name} is {size} bytes; Webex accepts at most 100 MB")
-
-
-def send_message(
-    *,
-    room_id: str | None = None,
-    to_person_id: str | None = None,
-    to_person_email: str | None = None,
-    text: Any = None,
-    markdown: Any = None,
-    parent_id: str | None = None,
-    attachments: Any = None,
-    file: Any = None,
-    credential: Credential | None = None,
-    idempotency_key: str | None = None,
-    enqueue: bool = True,
-) -> OutboundMessage:
-    """Queue a message: validate, write an outbox row in the caller's transaction, and
-    enqueue ``webexteams.deliver_message`` when that transaction commits.
-
-    Exactly one of ``room_id``, ``to_person_id``, ``to_person_email``; at least one of
-    ``text``, ``markdown`` (a str or a ``MarkdownBuilder``, used as ``str()``), ``file``,
-    ``attachments`` (one adaptive card dict, or a list with one). ``file``: a path, a URL
-    (Webex fetches it), a Django ``File``/upload, a named binary file object or
-    ``(filename, data[, content_type])``; it is copied to Django's default storage under
-    ``WEBEXTEAMS["FILE_STORAGE_PREFIX"]`` and deleted once sent. The content type sent to
-    Webex is guessed from the file name. ``credential``: who sends (``None``: the bot token
-    from settings). ``idempotency_key``: a second call with the same key returns the first
-    call's row and queues nothing (also when two calls race: the unique constraint decides).
-    ``enqueue=False`` stores the row without queueing it (``deliver(pk)`` sends it).
-
-    Raises :class:`InvalidMessageError` for arguments Webex would refuse, before storing.
-    """
-    targets = [t for t in (room_id, to_person_id, to_person_email) if t]
-    if len(targets) != 1:
-        raise InvalidMessageError(
-            f"pass exactly one of room_id, to_person_id or to_person_email (got {len(targets)})"
-        )
-    if to_person_email:
-        try:
-            validate_email(to_person_email)
-        except ValidationError as exc:
-            raise InvalidMessageError(f"not an e-mail address: {to_person_email!r}") from exc
-    text_value = _as_text("text", text)
-    markdown_value = _as_text("markdown", markdown)
-    cards = _normalise_attachments(attachments)
-    spec = _file_spec(file) if file is not None else None
-    try:
-        if spec is not None:
-            _check_file_size(spec)
-            if spec.content is not None and cards:
-                raise InvalidMessageError(
-                    "Webex cannot combine a card with a file upload; send them separately"
-                )
-        if not (text_value or markdown_value or spec or cards):
-            raise InvalidMessageError("nothing to send: pass text, markdown, file or attachments")
-
-        if idempotency_key:
-            existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
-
-        row = OutboundMessage(
-            credential=credential,
-            room_id=room_id or "",
-            to_person_id=to_person_id or "",
-            to_person_email=to_person_email or "",
-            text=text_value,
-            markdown=markdown_value,
-            parent_id=parent_id or "",
-            attachments=cards,
-            idempotency_key=idempotency_key or None,
-        )
-        return _store(row, spec, idempotency_key, enqueue)
-    finally:
-        if spec is not None and spec.to_close is not None:
-            spec.to_close.close()
-
-
-def _store(
-    row: OutboundMessage, spec: _FileSpec | None, idempotency_key: str | None, enqueue: bool
-) -> OutboundMessage:
-    if spec is not None:
-        row.file_name = spec.name
-        if spec.content is not None:
-            # Not transactional: if the caller's transaction rolls back, the stored file stays
-            # behind (docs/sending.md). The row, and so the send, does not.
-            row.file.save(spec.name, spec.content, save=False)
-        else:
-            row.file_name = spec.url  # a URL: Webex fetches it, nothing to store
-    try:
-        # A savepoint, so that an IntegrityError leaves the caller's transaction usable.
-        with transaction.atomic():
-            row.save()
-    except IntegrityError:
-        if row.file:
-            row.file.delete(save=False)
-        if idempotency_key:
-            # Lost a race with a concurrent call using the same key: the unique constraint
-            # made us wait for that transaction; it committed, so its row is visible now.
-            existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
-        raise
-    if enqueue:
-        _enqueue_on_commit(row.pk)
-    return row
-
-
-def send_template(
-    template_name: str | Sequence[str],
-    context: Mapping[str, Any] | None = None,
-    *,
-    request: HttpRequest | None = None,
-    **kwargs: Any,
-) -> OutboundMessage:
-    """Render a Django template to Markdown and :func:`send_message` it (``kwargs``: the
-    target, ``credential``, ``idempotency_key``, ``file``, ...). Leading and trailing
-    whitespace of the rendering is stripped. The template engine's autoescaping applies as
-    for any template (``<`` and ``&`` in values become HTML entities); it does not escape
-    Markdown syntax, so treat untrusted values with care (``{% autoescape off %}`` when you
-    need raw characters)."""
-    if "markdown" in kwargs:
-        raise TypeError("send_template renders the markdown; do not pass markdown=")
-    rendered = render_to_string(template_name, dict(context or {}), request=request).strip()
-    return send_message(markdown=rendered, **kwargs)
-
-
-def resend(outbound_message: OutboundMessage) -> OutboundMessage:
-    """Send a ``failed`` row again (the admin action "send again", ``webexteams_outbox
-    retry``): status back to ``queued`` and a new task on commit. Refuses other statuses: a
-    ``sent`` row would be posted twice, a ``queued``/``sending`` one is in progress."""
-    with transaction.atomic():
-        row = OutboundMessage.objects.select_for_update().get(pk=outbound_message.pk)
-        if row.status != OutboundMessage.Status.FAILED:
-            raise InvalidMessageError(
-                f"outbound message {row.pk} is {row.status}; only failed messages can be sent again"
-            )
-        row.status = OutboundMessage.Status.QUEUED
-        row.last_error = ""
-        row.save(update_fields=["status", "last_error", "updated_at"])
-        _enqueue_on_commit(row.pk)
-    outbound_message.refresh_from_db()
-    return outbound_message
-
-
-def requeue_stuck(older_than: timedelta) -> int:
-    """Enqueue a task again for rows ``queued`` or ``sending`` untouched for ``older_than``
-    (their task was lost: broker flushed, enqueue failed after commit). Safe to run at any
-    time: an extra task for a row that is being sent waits for the lease, one for a sent row
-    does nothing. Returns how many were enqueued."""
-    cutoff = timezone.now() - older_than
-    pks = list(
-        OutboundMessage.objects.filter(
-            status__in=[OutboundMessage.Status.QUEUED, OutboundMessage.Status.SENDING],
-            updated_at__lt=cutoff,
-        ).values_list("pk", flat=True)
-    )
-    for pk in pks:
-        enqueue_delivery(pk)
-    return len(pks)
+# The name this logger had before the package split: LOGGING settings name it.
+logger = logging.getLogger("django_webexteams.messaging")
 
 
 # --- delivery ---------------------------------------------------------------------------------
@@ -431,42 +98,6 @@ class DeliveryResult:
     countdown: float | None = None
     retry_kwargs: dict[str, Any] = field(default_factory=dict)
     reconciled: bool = False
-
-
-def lease_seconds() -> float:
-    """How long a claim (status ``sending``) protects a row from other copies of the task:
-    ``WEBEXTEAMS["SEND_LEASE_SECONDS"]``, default connect + read timeout + 30 s."""
-    value = conf.get("SEND_LEASE_SECONDS")
-    if value is not None:
-        return float(value)
-    connect, read = conf.request_timeout()
-    return connect + read + 30.0
-
-
-def _max_countdown() -> float:
-    return float(conf.get("MAX_COUNTDOWN"))
-
-
-def _jitter(wait: float) -> float:
-    # Spread the tasks that waited for the same moment, so they do not all call Webex in the
-    # same instant (and trip the limit again): up to a quarter of the wait, 1..30 s.
-    return random.uniform(0.0, min(30.0, max(1.0, 0.25 * wait)))
-
-
-def _wait_countdown(wait: float) -> float:
-    """Retry-After / gate / lease waits: the wait plus jitter, capped by MAX_COUNTDOWN (below
-    the broker's visibility timeout: a Redis/SQS broker redelivers a task whose ETA lies
-    beyond it to another worker). A wait longer than the cap is done in several hops: the
-    gate remembers the full wait."""
-    return min(wait + _jitter(wait), _max_countdown())
-
-
-def _backoff_countdown(failures: int) -> float:
-    """Exponential backoff with full jitter (uniform in [0, min(MAX, BASE * 2**(n-1))])."""
-    base = float(conf.get("SEND_BACKOFF_BASE"))
-    cap = float(conf.get("SEND_BACKOFF_MAX"))
-    ceiling = min(cap, base * (2 ** max(0, failures - 1)))
-    return min(random.uniform(0.0, ceiling), _max_countdown())
 
 
 def _retry(
@@ -502,7 +133,7 @@ def deliver(
     ``reconcile_since``: ISO time of the earliest earlier attempt whose outcome is unknown
     (reconcile before posting). ``failures``: 5xx/transport failures so far (bounded by
     ``SEND_MAX_ATTEMPTS``). ``ticket``: the wake-up slot an earlier run was given (adaptive
-    pacing, :func:`django_webexteams.ratelimit.acquire`). Never sleeps: waiting is the
+    pacing, :func:`django_webexteams.messaging.ratelimit.acquire`). Never sleeps: waiting is the
     caller's job (a Celery countdown).
     """
     try:
@@ -752,72 +383,6 @@ def _post(client: WebexClient, row: OutboundMessage) -> Message:
     if row.file_name and _is_url(row.file_name):
         return client.messages.create(files=[row.file_name], **kwargs)
     return client.messages.create(**kwargs)
-
-
-def _content_matches(message: Message, row: OutboundMessage) -> bool:
-    def norm(value: str | None) -> str:
-        return (value or "").strip()
-
-    if row.markdown:
-        if norm(message.markdown) != norm(row.markdown):
-            return False
-    elif row.text:
-        if norm(message.text) != norm(row.text):
-            return False
-    else:
-        return False  # a file or card alone cannot be recognised reliably
-    if (row.file or row.file_name) and not message.files:
-        return False
-    return not (row.attachments and not message.attachments)
-
-
-class _LookupFailed(Exception):
-    """Reconciliation could not look this time (a 429/423, 5xx, timeout, dropped connection
-    or garbled answer on the GETs): try again later instead of posting."""
-
-    def __init__(self, error: WebexError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _find_posted(client: WebexClient, row: OutboundMessage, since: datetime) -> Message | None:
-    """Look for the message an uncertain earlier attempt may have stored (see the module
-    docstring). ``None`` when not found or when Webex does not let us look (403/404: a bot
-    in a group space); raises :class:`_LookupFailed` when looking failed transiently."""
-    try:
-        me = client.people.me().id
-        if row.room_id:
-            listing = client.messages.list(row.room_id, parent_id=row.parent_id or None)
-        else:
-            listing = client.messages.list_direct(
-                person_id=row.to_person_id or None,
-                person_email=row.to_person_email or None,
-                parent_id=row.parent_id or None,
-            )
-        window_start = since - _RECONCILE_SKEW
-        for message in itertools.islice(iter(listing), _RECONCILE_SCAN):
-            if message.created is not None and message.created < window_start:
-                break  # newest first: everything further is older
-            if message.person_id != me or not message.id:
-                continue
-            if not _content_matches(message, row):
-                continue
-            if OutboundMessage.objects.filter(webex_message_id=message.id).exists():
-                continue  # another outbox row with the same content owns it
-            logger.info(
-                "Outbound message %s: found it at Webex (%s) from an earlier attempt; "
-                "not posting again",
-                row.pk,
-                message.id,
-            )
-            return message
-    except (RetryLaterError, ServerError, MalformedResponseError, TransportError) as exc:
-        raise _LookupFailed(exc) from exc
-    except WebexError as exc:
-        # E.g. a bot in a group space (403 without mentionedPeople=me): we cannot tell, so we
-        # post again (at-least-once) rather than risk never delivering.
-        logger.info("Outbound message %s: could not reconcile (%s); posting", row.pk, exc)
-    return None
 
 
 def _requeue(row: OutboundMessage, exc: Exception) -> None:

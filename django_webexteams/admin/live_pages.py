@@ -1,8 +1,8 @@
 """The live admin pages: Webex spaces and licenses, fetched through the client per request.
 
 They hang off two table-less models (``Space``, ``License`` in ``models.py``) whose admins
-(``admin.py``) route their changelist URL here, so they show up in the admin index under the
-app and are guarded by ``webexteams.view_space`` / ``webexteams.view_license``.
+(``admin/live_admins.py``) route their changelist URL here, so they show up in the admin
+index under the app and are guarded by ``webexteams.view_space`` / ``webexteams.view_license``.
 
 Security decisions:
 
@@ -38,6 +38,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from django_webexteams import crypto
+from django_webexteams.admin.encrypted import defer_encrypted
+from django_webexteams.admin.errors import describe_error
 from django_webexteams.clients import bot_token, client_for
 from django_webexteams.models import Credential
 
@@ -50,30 +52,46 @@ __all__ = [
     "CredentialChoice",
     "PostMessageForm",
     "credential_choices",
-    "describe_error",
     "license_detail_view",
     "licenses_view",
     "space_detail_view",
     "spaces_view",
 ]
 
-logger = logging.getLogger(__name__)
+# The name this logger had before the package split: LOGGING settings name it.
+logger = logging.getLogger("django_webexteams.views.admin_pages")
+
 
 #: Value of the ``credential`` query parameter that picks ``WEBEXTEAMS["BOT_TOKEN"]``.
 SETTINGS_BOT = "bot"
+
+
 #: At most this many cursors are kept in the query string (pages deep).
 MAX_CURSOR_STACK = 200
+
+
 #: Page size bounds: Webex accepts ``max`` up to 1000 on /rooms.
 MAX_PAGE_SIZE = 1000
+
+
 #: Members and messages shown on a space's page (one request each).
 DETAIL_MEMBERS = 100
+
+
 DETAIL_MESSAGES = 20
+
+
 #: Licenses read at most (organisations have tens, not thousands).
 MAX_LICENSES = 1000
+
+
 #: People scanned at most to find who holds a license when Webex does not say.
 MAX_PEOPLE_SCAN = 2000
+
+
 #: Query parameters that this page sets itself; anything else in a next link is the cursor.
 _OWN_PARAMS = frozenset({"type", "sortBy", "max", "teamId", "orgId"})
+
 
 SORT_BY_CHOICES = (
     ("", _("Webex default")),
@@ -81,7 +99,11 @@ SORT_BY_CHOICES = (
     ("created", _("created")),
     ("id", _("id")),
 )
+
+
 TYPE_CHOICES = (("", _("All")), ("group", _("Group")), ("direct", _("Direct (1:1)")))
+
+
 #: Columns sortable within the fetched page: query value -> Room attribute.
 ORDER_COLUMNS = {
     "title": "title",
@@ -89,73 +111,6 @@ ORDER_COLUMNS = {
     "activity": "last_activity",
     "created": "created",
 }
-
-
-# --- errors --------------------------------------------------------------------------------
-
-
-def describe_error(exc: BaseException) -> str:
-    """What to tell staff about ``exc`` (a Webex, configuration or token error), with what to
-    do next. Never contains a token: client errors hold only Webex's message and ids."""
-    from django_webexteams import client as webex
-
-    tracking = getattr(exc, "tracking_id", None)
-    suffix = (" " + gettext("(Webex tracking id %(id)s)") % {"id": tracking}) if tracking else ""
-    if isinstance(exc, webex.LockedError):
-        return (
-            gettext(
-                "Webex asks to retry later (HTTP 423 Locked). Try again in %(seconds)d seconds."
-            )
-            % {"seconds": round(exc.retry_after)}
-            + suffix
-        )
-    if isinstance(exc, webex.RetryLaterError):
-        return (
-            gettext(
-                "Webex is rate-limiting this token (HTTP %(status)s). Try again in "
-                "%(seconds)d seconds."
-            )
-            % {"status": exc.status_code, "seconds": round(exc.retry_after)}
-            + suffix
-        )
-    if isinstance(exc, webex.UnauthorizedError):
-        return (
-            gettext(
-                "Webex rejected the token (401 Unauthorized): it has expired or been revoked. "
-                "Refresh the credential (admin action “Refresh now”), log in with Webex "
-                'again, or set a valid WEBEXTEAMS["BOT_TOKEN"].'
-            )
-            + suffix
-        )
-    if isinstance(exc, webex.ForbiddenError):
-        return (
-            gettext(
-                "Webex refused this request (403 Forbidden): the token lacks the scope or "
-                "role it needs. Organisation and license pages need an administrator's token "
-                "with the spark-admin scopes (e.g. spark-admin:licenses_read). Webex said: "
-                "%(message)s"
-            )
-            % {"message": exc.message}
-            + suffix
-        )
-    if isinstance(exc, webex.NotFoundError):
-        return gettext("Not found at Webex, or not visible to this credential.") + suffix
-    if isinstance(exc, webex.ApiError):
-        return (
-            gettext("Webex answered HTTP %(status)s: %(message)s")
-            % {"status": exc.status_code, "message": exc.message}
-            + suffix
-        )
-    if isinstance(exc, webex.TransportError):
-        return gettext("Could not reach Webex (%(what)s). Try again later.") % {
-            "what": gettext("timeout") if exc.is_timeout else gettext("connection failed")
-        }
-    if isinstance(exc, crypto.DecryptionError):
-        return gettext(
-            "The stored token cannot be decrypted with the configured "
-            'WEBEXTEAMS["ENCRYPTION_KEYS"] (wrong or removed key).'
-        )
-    return str(exc)
 
 
 def _handled_errors() -> tuple[type[BaseException], ...]:
@@ -186,8 +141,6 @@ class CredentialChoice:
 
 def credential_choices(request: HttpRequest) -> list[CredentialChoice]:
     """The identities ``request.user`` may act as on these pages (see the module docstring)."""
-    from django_webexteams.admin import defer_encrypted
-
     choices: list[CredentialChoice] = []
     if bot_token() is not None:
         choices.append(

@@ -34,8 +34,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from django_webexteams import conf, signals
-from django_webexteams.adapter import DefaultAdapter, OAuthLoginError, get_adapter
-from django_webexteams.backends import VerifiedWebexLogin
+from django_webexteams.oauth.adapter import DefaultAdapter, OAuthLoginError, get_adapter
+from django_webexteams.oauth.backends import VerifiedWebexLogin
 
 if TYPE_CHECKING:
     from django_webexteams.client.models import Person

@@ -1,1 +1,0 @@
-"""Views of django-webexteams (one module per feature)."""

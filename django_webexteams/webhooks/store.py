@@ -1,0 +1,211 @@
+"""Storing deliveries: the one INSERT ... ON CONFLICT DO NOTHING that stores a delivery and
+catches a redelivery (the dedupe key is unique), and retention (``prune_deliveries``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, connections, router, transaction
+from django.utils import timezone
+
+from django_webexteams import conf
+from django_webexteams.models import Webhook, WebhookDelivery
+from django_webexteams.webhooks.dispatch import _process
+from django_webexteams.webhooks.lookup import _attnames
+from django_webexteams.webhooks.payload import dedupe_key
+from django_webexteams.webhooks.queue import _enqueue, dispatch_mode
+
+__all__ = [
+    "accept_delivery",
+    "prune_deliveries",
+]
+
+
+_INSERT_SQL: dict[tuple[str, str], str | None] = {}
+
+
+def _insert_sql(connection: Any) -> str | None:
+    """``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`` for PostgreSQL and
+    SQLite (3.35+); ``None`` on other backends (they take the ORM path). Built once per
+    backend and table (it runs per delivery)."""
+    key = (connection.vendor, WebhookDelivery._meta.db_table)
+    if key not in _INSERT_SQL:
+        _INSERT_SQL[key] = _build_insert_sql(connection)
+    return _INSERT_SQL[key]
+
+
+def _build_insert_sql(connection: Any) -> str | None:
+    if connection.vendor not in ("postgresql", "sqlite"):
+        return None
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        if sqlite3.sqlite_version_info < (3, 35):
+            return None
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in _insert_fields())
+    marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    # Identifiers come from the model's metadata, quoted; every value is a parameter.
+    return (
+        f"INSERT INTO {qn(WebhookDelivery._meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608
+        f"ON CONFLICT ({qn('dedupe_key')}) DO NOTHING RETURNING {qn('id')}"
+    )
+
+
+_INSERT_FIELDS = (
+    "webhook",
+    "dedupe_key",
+    "resource",
+    "event",
+    "data_id",
+    "actor_id",
+    "payload",
+    "status",
+    "error",
+    "traceback",
+    "attempts",
+    "received_at",
+)
+
+
+@functools.cache
+def _insert_fields() -> tuple[Any, ...]:
+    """The concrete fields written by :func:`_insert`, in ``_INSERT_FIELDS`` order
+    (computed once, like :func:`_attnames`)."""
+    by_name = {f.name: f for f in WebhookDelivery._meta.concrete_fields}
+    return tuple(by_name[name] for name in _INSERT_FIELDS)
+
+
+def _row(values: dict[str, Any]) -> list[Any]:
+    """A delivery's ``values`` (by attname) in column order, as the model's positional
+    constructor and ``from_db()`` take them."""
+    return [values[name] for name in _attnames(WebhookDelivery)]
+
+
+def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
+    """Write a delivery row unless its dedupe key is stored: its primary key if this call
+    wrote it, else ``None``.
+
+    One statement. Outside a transaction it is its own durable commit; a duplicate (also
+    one racing in from another connection: PostgreSQL waits for the other insert to commit
+    or roll back) inserts nothing and raises nothing, so no savepoint is needed inside one.
+    ``text``: the payload as JSON text (the verified body), stored without serialising the
+    parsed payload again; ``None``: serialise ``values["payload"]``.
+    """
+    connection = connections[using]
+    sql = _insert_sql(connection)
+    if sql is None:
+        delivery = WebhookDelivery(*_row(values))
+        try:
+            with transaction.atomic(using=using):
+                delivery.save(using=using, force_insert=True)
+        except IntegrityError:
+            if (
+                not WebhookDelivery.objects.using(using)
+                .filter(dedupe_key=values["dedupe_key"])
+                .exists()
+            ):
+                raise
+            return None
+        values["received_at"] = delivery.received_at
+        return int(delivery.pk)
+    params = []
+    for f in _insert_fields():
+        if f.attname == "payload":
+            # JSON text: a jsonb (PostgreSQL) or text (SQLite) column parses or keeps it;
+            # what is read back is the parsed payload either way.
+            params.append(text if text is not None else json.dumps(values["payload"]))
+        elif f.attname == "received_at":
+            params.append(f.get_db_prep_save(values["received_at"], connection))
+        else:
+            params.append(values[f.attname])  # str and int: every driver binds them as-is
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+def accept_delivery(
+    webhook: Webhook,
+    payload: dict[str, Any],
+    *,
+    own_person_id: str | None = None,
+    body: str | None = None,
+) -> tuple[WebhookDelivery, bool]:
+    """Store a verified, parsed delivery and schedule its dispatch after commit.
+
+    Returns ``(delivery, created)``. ``created`` is ``False`` for a redelivery (same
+    :func:`dedupe_key`), which is not dispatched again. The unique constraint decides, also
+    between two copies arriving at once: the write is ``INSERT ... ON CONFLICT DO NOTHING``
+    (PostgreSQL, SQLite), and the copy that inserted nothing returns the stored row.
+
+    Outside a transaction the INSERT is the delivery's one durable commit. ``sync`` mode then
+    dispatches the row written (in memory: no re-read) with ``attempts = 1`` already stored;
+    ``celery`` mode enqueues its primary key. ``own_person_id``: the webhook credential's
+    person id when the caller knows it (saves a query in the own-event check). ``body``: the
+    JSON text ``payload`` was parsed from (the receiver's verified body), stored as it is
+    instead of serialising ``payload`` again; it must be that text.
+    """
+    key = dedupe_key(payload)
+    sync = dispatch_mode() == "sync"
+    using = router.db_for_write(WebhookDelivery, instance=webhook)
+    values = {
+        "id": None,
+        "webhook_id": webhook.pk,
+        "dedupe_key": key,
+        "resource": payload["resource"],
+        "event": payload["event"],
+        "data_id": payload["data"]["id"],
+        "actor_id": payload.get("actorId") or "",
+        "payload": payload,
+        "status": WebhookDelivery.Status.RECEIVED.value,
+        "error": "",
+        "traceback": "",
+        # sync: the dispatch that follows is this delivery's first attempt; written with
+        # the row so that counting it costs no extra UPDATE (and no extra commit).
+        "attempts": 1 if sync else 0,
+        "received_at": timezone.now(),  # what auto_now_add sets
+        "processed_at": None,
+    }
+    pk = _insert(using, values, body)
+    if pk is None:
+        existing = WebhookDelivery.objects.using(using).filter(dedupe_key=key).order_by().first()
+        if existing is None:  # the other copy rolled back meanwhile; nothing to return
+            existing = WebhookDelivery(*_row(values))
+        return existing, False
+    values["id"] = pk
+    # The row just written, built the way rows read from the database are (positional
+    # values, no keyword handling: this runs per delivery), with the caller's webhook.
+    delivery = WebhookDelivery.from_db(using, _attnames(WebhookDelivery), _row(values))
+    WebhookDelivery._meta.get_field("webhook").set_cached_value(delivery, webhook)
+    if sync:
+        callback: Callable[[], Any] = lambda: _process(delivery, own_id=own_person_id)  # noqa: E731
+    else:
+        callback = lambda: _enqueue(pk)  # noqa: E731
+    # robust: a failure here (a broker that is down) is logged and never turns the answer to
+    # Webex into a 500; the delivery then stays "received" and can be reprocessed.
+    transaction.on_commit(callback, using=using, robust=True)
+    return delivery, True
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def prune_deliveries(days: int | None = None, *, dry_run: bool = False) -> int:
+    """Delete deliveries received more than ``days`` (default ``DELIVERY_RETENTION_DAYS``)
+    days ago; returns how many (would be) deleted. ``days <= 0`` is refused."""
+    if days is None:
+        days = int(conf.get("DELIVERY_RETENTION_DAYS"))
+    if days <= 0:
+        raise ValueError("days must be a positive number of days")
+    cutoff = timezone.now() - timedelta(days=days)
+    old = WebhookDelivery.objects.filter(received_at__lt=cutoff)
+    if dry_run:
+        return old.count()
+    deleted, _ = old.delete()
+    return deleted
