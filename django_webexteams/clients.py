@@ -7,7 +7,7 @@ its bot token in the environment needs no database step.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -15,9 +15,20 @@ from django_webexteams import conf
 
 if TYPE_CHECKING:
     from django_webexteams.client import WebexClient
-    from django_webexteams.models import Credential
 
-__all__ = ["bot_token", "build_client", "client_for", "rate_limit_key"]
+__all__ = ["HasClient", "bot_token", "build_client", "client_for", "rate_limit_key"]
+
+
+class HasClient(Protocol):
+    """What this module needs of a :class:`~django_webexteams.models.Credential`.
+
+    ``models`` imports this module (``Credential.client`` uses :func:`build_client`), so this
+    module names the model only by the members it uses, never by an import.
+    """
+
+    pk: Any
+
+    def client(self, **kwargs: Any) -> WebexClient: ...
 
 
 def build_client(access_token: str, **kwargs: Any) -> WebexClient:
@@ -42,7 +53,7 @@ def bot_token() -> str | None:
     return token or None
 
 
-def client_for(credential: Credential | None = None, **kwargs: Any) -> WebexClient:
+def client_for(credential: HasClient | None = None, **kwargs: Any) -> WebexClient:
     """The client for ``credential``, or for ``WEBEXTEAMS["BOT_TOKEN"]`` when it is ``None``.
 
     Raises ``ImproperlyConfigured`` when ``credential`` is ``None`` and no bot token is set.
@@ -59,7 +70,7 @@ def client_for(credential: Credential | None = None, **kwargs: Any) -> WebexClie
     return build_client(token, **kwargs)
 
 
-def rate_limit_key(credential: Credential | None) -> str:
+def rate_limit_key(credential: HasClient | None) -> str:
     """A stable key naming the identity whose Webex rate limit a request counts against.
 
     Webex rate-limits per token holder, so workers sharing a gate must agree on the key. It

@@ -1,13 +1,12 @@
 """Models: Webex credentials, webhook registrations, received deliveries and the outbox.
 
-Models stay thin: the work is in service modules (``webhooks.py``, ``messaging.py``,
-``tokens.py``). Nothing here reads settings at import time (the file ``upload_to`` and the
-client factory read ``WEBEXTEAMS`` per call).
+Models stay thin: the work is in the feature packages (``webhooks/``, ``messaging/``,
+``oauth/``) and in ``tokens.py``. Nothing here reads settings at import time (the file
+``upload_to`` and the client factory read ``WEBEXTEAMS`` per call).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from django_webexteams import tokens
+from django_webexteams.clients import build_client
 from django_webexteams.fields import EncryptedTextField
 
 if TYPE_CHECKING:
@@ -109,27 +110,16 @@ class Credential(models.Model):
         default to the settings). The token comes from :meth:`current_access_token`, the one
         hook for OAuth refresh.
         """
-        from django_webexteams.clients import build_client
-        from django_webexteams.tokens import client_kwargs
-
         token = self.current_access_token()
         # A 401 on a user (OAuth) token triggers at most one refresh-and-retry per request,
         # through the client's on_unauthorized hook (see django_webexteams.tokens).
-        return build_client(token, **client_kwargs(self, token, kwargs))
+        return build_client(token, **tokens.client_kwargs(self, token, kwargs))
 
     def current_access_token(self) -> str:
-        """The access token to use now.
-
-        When ``django_webexteams.tokens`` exists (the OAuth issue), it decides: it refreshes a
-        user token that is about to expire, under a row lock. Otherwise the stored token.
-        """
-        if importlib.util.find_spec("django_webexteams.tokens") is not None:
-            from django_webexteams import tokens  # type: ignore[attr-defined,unused-ignore]
-
-            getter = getattr(tokens, "get_valid_access_token", None)
-            if getter is not None:
-                return str(getter(self))
-        return str(self.access_token)
+        """The access token to use now: :func:`django_webexteams.tokens.get_valid_access_token`
+        refreshes a user token that is about to expire, under a row lock, and refuses an
+        inactive credential."""
+        return str(tokens.get_valid_access_token(self))
 
 
 class Webhook(models.Model):
@@ -338,7 +328,7 @@ class OutboundMessage(models.Model):
 # "Webex spaces" and "Webex licenses" under the app like any other model, and so that each page
 # has a view permission of its own (``webexteams.view_space``, ``webexteams.view_license``) that
 # staff can be granted. No row is ever read or written: the pages fetch from Webex
-# (django_webexteams.views.admin_pages). Their migration creates permissions, not tables.
+# (django_webexteams.admin.live_pages). Their migration creates permissions, not tables.
 
 
 class Space(models.Model):

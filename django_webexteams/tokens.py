@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,7 +35,6 @@ from django_webexteams import conf, signals
 
 if TYPE_CHECKING:
     from django_webexteams.client.oauth import TokenResponse
-    from django_webexteams.models import Credential
 
 __all__ = [
     "CredentialInactiveError",
@@ -48,6 +47,32 @@ __all__ = [
     "refresh_credential",
     "unauthorized_hook",
 ]
+
+
+class Credential(Protocol):
+    """What this module needs of a :class:`django_webexteams.models.Credential`.
+
+    ``models`` imports this module (``Credential.current_access_token`` and
+    ``Credential.client`` hand out tokens through it), so this module names the model only by
+    the members it uses, never by an import; the row lock and the signals' ``sender`` take
+    the model class from the instance (``_meta.concrete_model``).
+    """
+
+    pk: Any
+    kind: str
+    access_token: str
+    refresh_token: str
+    expires_at: datetime | None
+    refresh_expires_at: datetime | None
+    scopes: Any
+    is_active: bool
+    last_refreshed_at: datetime | None
+    last_error: str
+    _state: Any
+    _meta: ClassVar[Any]
+
+    def save(self, *args: Any, **kwargs: Any) -> None: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -181,14 +206,14 @@ def _refresh_locked(
     or ``None`` (nothing to do: another worker refreshed while we waited for the lock).
     """
     from django_webexteams.client import WebexError
-    from django_webexteams.models import Credential as CredentialModel
 
+    model = credential._meta.concrete_model  # models.Credential (see the Credential protocol)
     with transaction.atomic(using=credential._state.db):
         # Security/concurrency: take the lock, then decide on the row we just read, never on
         # the caller's (possibly stale) instance. A second worker blocks here until the first
         # commits, then sees the new expiry and returns without spending the refresh token.
-        row = (
-            CredentialModel.objects.using(credential._state.db)
+        row: Credential = (
+            model._default_manager.using(credential._state.db)
             .select_for_update()
             .get(pk=credential.pk)
         )
@@ -229,17 +254,16 @@ def _refresh_locked(
 def _finish(credential: Credential, row: Credential, outcome: str | None) -> None:
     """Copy the row back to the caller's instance and send the signal (after the lock's
     transaction ended, so receivers see committed data when we were not nested)."""
-    from django_webexteams.models import Credential as CredentialModel
-
+    model = credential._meta.concrete_model  # models.Credential (see the Credential protocol)
     _copy_token_fields(row, credential)
     if outcome == "refreshed":
         logger.info("Refreshed the Webex access token of credential %s", credential.pk)
-        signals.credential_refreshed.send(sender=CredentialModel, credential=credential)
+        signals.credential_refreshed.send(sender=model, credential=credential)
     elif outcome == "revoked":
         logger.warning(
             "Webex rejected the refresh token of credential %s; marked inactive", credential.pk
         )
-        signals.credential_revoked.send(sender=CredentialModel, credential=credential)
+        signals.credential_revoked.send(sender=model, credential=credential)
     elif outcome == "failed":
         logger.warning(
             "Refreshing the Webex token of credential %s failed: %s",
