@@ -66,7 +66,14 @@ from django_webexteams.client import (
     TransportError,
     WebexError,
 )
-from django_webexteams.clients import bot_token, client_for, rate_limit_key
+from django_webexteams.clients import (
+    bot_token,
+    client_for,
+    rate_limit_key,
+    remember_sender,
+    sender_of,
+)
+from django_webexteams.events import dispatching
 from django_webexteams.models import OutboundMessage
 
 if TYPE_CHECKING:
@@ -316,6 +323,7 @@ def send_message(
             if existing is not None:
                 return existing
 
+        loop = _answers_itself(credential)
         row = OutboundMessage(
             credential=credential,
             room_id=room_id or "",
@@ -327,10 +335,44 @@ def send_message(
             attachments=cards,
             idempotency_key=idempotency_key or None,
         )
+        if loop:
+            # Stored (visible in the admin, and an idempotency key stays taken) but never sent.
+            row.status = OutboundMessage.Status.FAILED
+            row.last_error = loop
+            logger.warning("Outbound message not sent: %s", loop)
+            return _store(row, None, idempotency_key, enqueue=False)
         return _store(row, spec, idempotency_key, enqueue)
     finally:
         if spec is not None and spec.to_close is not None:
             spec.to_close.close()
+
+
+def _answers_itself(credential: Credential | None) -> str:
+    """Why a message sent now with ``credential`` would answer the sender's own message
+    (a loop), or ``""``.
+
+    The loop breaker, behind the own-event check of the webhook receiver (defence in depth:
+    if that check is ever wrong, a bot that answers every message answers its own replies
+    for ever). It applies while webhook signal receivers run (``events.dispatching()``) for
+    a ``messages:created`` event whose actor is the sending identity, known from facts that
+    do not go stale: the ``personId`` Webex returned for this token's last posted message
+    (``clients.remember_sender``), and, when the reply goes out with the webhook's own
+    credential, the delivery's ``createdBy`` (who registered the webhook).
+    """
+    current = dispatching()
+    if current is None:
+        return ""
+    event, webhook = current
+    actor = event.actor_id
+    if event.resource != "messages" or event.event != "created" or not actor:
+        return ""
+    same_identity = (credential.pk if credential else None) == webhook.credential_id
+    if (same_identity and actor == event.created_by) or actor == sender_of(credential):
+        return (
+            f"loop breaker: message {event.data_id} was posted by the sending identity "
+            "itself; a reply to it is never sent"
+        )
+    return ""
 
 
 def _store(
@@ -877,6 +919,8 @@ def _mark_sent(
             "status", "webex_message_id", "tracking_id", "sent_at", "last_error", "updated_at",
         ]
     )  # fmt: skip
+    # Webex says who sent it: the loop breaker's (_answers_itself) view of this identity.
+    remember_sender(row.credential, message.person_id)
     if row.file:
         # The stored copy has done its job. A storage error must not undo "sent".
         try:

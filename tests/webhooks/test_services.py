@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from django_webexteams import signals, webhooks
 from django_webexteams.client import ApiError
+from django_webexteams.clients import identity_cache_key
 from django_webexteams.models import Credential, Webhook, WebhookDelivery
 from tests.webhooks.conftest import make_webhook
 
@@ -281,7 +282,7 @@ def test_registration_learns_the_bots_person_id(fake_webex: Any, bot: Any) -> No
     from django.core.cache import caches
 
     webhooks.register_webhook(name="x", resource="messages", event="created")
-    assert caches["default"].get(webhooks._me_cache_key(None)) == bot.id
+    assert caches["default"].get(identity_cache_key(None)) == bot.id
 
 
 def test_webex_disabling_after_failed_deliveries_is_noticed(
