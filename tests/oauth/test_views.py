@@ -211,6 +211,41 @@ def test_inactive_user_is_refused(client: Client, oauth_env: OAuthEnv) -> None:
     assert_error(login_through_fake(client, "alice@example.com"), "user_inactive", 403)
 
 
+def test_without_webex_backend_a_refused_login_leaves_no_user_behind(
+    client: Client, oauth_env: OAuthEnv, settings: Any
+) -> None:
+    """Issue 15: README's settings once left WebexBackend out of AUTHENTICATION_BACKENDS;
+    each refused login created one more user (alice@example.com, alice@example.com-2, ...)."""
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    for _ in range(3):
+        assert_error(login_through_fake(client, "alice@example.com"), "login_refused", 403)
+    assert get_user_model().objects.count() == 0
+    assert Credential.objects.count() == 0
+    assert "_auth_user_id" not in client.session
+    # With the backend in place, the same person signs in, as one user.
+    settings.AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "django_webexteams.backends.WebexBackend",
+    ]
+    response = login_through_fake(client, "alice@example.com")
+    assert response.status_code == 302
+    assert get_user_model().objects.count() == 1
+    assert Credential.objects.count() == 1
+
+
+def test_a_failure_after_the_user_was_created_rolls_the_user_back(
+    client: Client, oauth_env: OAuthEnv
+) -> None:
+    """The whole callback is one transaction: storing the credential failing after the
+    adapter created the user leaves neither behind."""
+    with (
+        mock.patch.object(oauth_views, "_store_credential", side_effect=RuntimeError("db")),
+        pytest.raises(RuntimeError),
+    ):
+        login_through_fake(client, "alice@example.com")
+    assert get_user_model().objects.count() == 0
+
+
 # --- state -------------------------------------------------------------------------------------
 def test_tampered_state_is_refused_without_calling_the_token_endpoint(
     client: Client, oauth_env: OAuthEnv
