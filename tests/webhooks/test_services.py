@@ -318,3 +318,32 @@ def test_a_row_that_cannot_be_saved_leaves_no_webhook_at_webex(fake_webex: Any, 
             webhooks.register_webhook(name="x", resource="messages", event="created")
     with fake_webex.state.lock:
         assert fake_webex.state.webhooks == {}
+
+
+@pytest.mark.parametrize("action", ["reactivate", "rotate-secret"])
+def test_a_webhook_gone_at_webex_gets_one_line_with_the_command_to_register_it_again(
+    fake_webex: Any, bot: Any, action: str
+) -> None:
+    """Issue 15: reactivate on a webhook Webex deleted printed a raw 'Webex refused: 404'."""
+    webhook = webhooks.register_webhook(
+        name="Bot messages", resource="messages", event="created", filter="roomId=abc"
+    )
+    with fake_webex.state.lock:
+        del fake_webex.state.webhooks[str(webhook.webex_id)]
+    with pytest.raises(CommandError) as caught:
+        run("webexteams_webhooks", action, str(webhook.pk))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "gone at Webex" in message
+    assert (
+        "register it again: manage.py webexteams_webhooks register --name 'Bot messages' "
+        "--resource messages --event created --filter roomId=abc"
+    ) in message
+    webhook.refresh_from_db()
+    assert webhook.status == Webhook.Status.MISSING
+
+
+def test_reactivating_a_webhook_never_registered_says_so(fake_webex: Any, bot: Any) -> None:
+    webhook = make_webhook(webex_id=None)
+    with pytest.raises(CommandError, match="never registered at Webex; register it again"):
+        run("webexteams_webhooks", "reactivate", str(webhook.pk))
