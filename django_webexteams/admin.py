@@ -24,6 +24,7 @@ and ``admin:webexteams_licenses``). docs/admin.md is the staff guide.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -70,6 +71,30 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def short_webex_id(value: str | None) -> str:
+    """A Webex id short enough for a changelist column, with the full id in the tooltip.
+
+    Webex ids are base64 of ``ciscospark://<region>/<KIND>/<uuid>`` (76-80 characters, and
+    all ids of one kind share their first ~30), so the readable part is the kind and the
+    start of the uuid: ``ROOM 3d5a0f12…``. Anything else keeps its last 12 characters.
+    """
+    if not value:
+        return "—"
+    if len(value) <= 24:
+        return value
+    short = "…" + value[-12:]
+    try:
+        decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        decoded = ""
+    if decoded.startswith("ciscospark://"):
+        parts = decoded.split("/")
+        if len(parts) >= 5 and parts[-1]:
+            short = f"{parts[-2]} {parts[-1][:8]}…"
+    return format_html('<span class="webexteams-id" title="{}">{}</span>', value, short)
+
 
 #: Shown instead of a value that no configured key can decrypt.
 UNREADABLE = _("unreadable (wrong key)")
@@ -364,7 +389,7 @@ class CredentialForm(WriteOnlySecretsForm):
 class CredentialAdmin(EncryptedFieldsAdmin):
     form = CredentialForm
     list_display = (
-        "__str__",
+        "label",
         "kind",
         "display_name",
         "email",
@@ -444,6 +469,14 @@ class CredentialAdmin(EncryptedFieldsAdmin):
     @admin.display(description=_("refresh token"))
     def refresh_token_redacted(self, obj: Credential) -> str:
         return self.redacted(obj, "refresh_token")
+
+    @admin.display(description=_("credential"), ordering="name")
+    def label(self, obj: Credential) -> str:
+        """``str(obj)``, with a bare person id (76-80 characters) shortened so the row fits
+        a 1280 px screen (issue 15)."""
+        if obj.name or obj.display_name or obj.email or not obj.webex_person_id:
+            return str(obj)
+        return format_html("{}: {}", obj.get_kind_display(), short_webex_id(obj.webex_person_id))
 
     actions = ("refresh_now", "check_token")
 
@@ -883,10 +916,17 @@ class WebhookDeliveryAdmin(EncryptedFieldsAdmin):
         "event",
         "status",
         "webhook",
-        "data_id",
+        "data_id_short",
         "attempts",
         "processed_at",
     )
+
+    # Webex ids are 76-80 characters: shortened (short_webex_id) so every column fits a
+    # 1280 px screen (issue 15); the detail page and search use the full id.
+    @admin.display(description=_("data id"), ordering="data_id")
+    def data_id_short(self, obj: WebhookDelivery) -> str:
+        return short_webex_id(obj.data_id)
+
     # Fixed-choice filters: the default filter for a plain CharField runs SELECT DISTINCT
     # over the whole table on every page load. No date_hierarchy for the same reason.
     list_filter = ("status", DeliveryResourceFilter, DeliveryEventFilter)
@@ -971,6 +1011,8 @@ class WebhookDeliveryAdmin(EncryptedFieldsAdmin):
 
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(EncryptedFieldsAdmin):
+    # Webex ids are 76-80 characters: shown shortened (short_webex_id), so that a 1280 px
+    # screen shows every column (issue 15); search still takes the full ids.
     list_display = (
         "created_at",
         "target",
@@ -978,7 +1020,7 @@ class OutboundMessageAdmin(EncryptedFieldsAdmin):
         "credential",
         "attempts",
         "sent_at",
-        "webex_message_id",
+        "message_id_short",
     )
     list_filter = ("status",)
     list_select_related = ("credential",)
@@ -1008,7 +1050,13 @@ class OutboundMessageAdmin(EncryptedFieldsAdmin):
 
     @admin.display(description=_("target"))
     def target(self, obj: OutboundMessage) -> str:
-        return obj.room_id or obj.to_person_id or obj.to_person_email
+        if obj.room_id or obj.to_person_id:
+            return short_webex_id(obj.room_id or obj.to_person_id)
+        return obj.to_person_email
+
+    @admin.display(description=_("Webex message id"), ordering="webex_message_id")
+    def message_id_short(self, obj: OutboundMessage) -> str:
+        return short_webex_id(obj.webex_message_id)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Rows are created by messaging.send_message (which validates them and queues the

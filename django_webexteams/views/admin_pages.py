@@ -182,6 +182,7 @@ class CredentialChoice:
     label: str
     pk: int | None
     is_bot: bool
+    scopes: tuple[str, ...] = ()
 
 
 def credential_choices(request: HttpRequest) -> list[CredentialChoice]:
@@ -205,20 +206,39 @@ def credential_choices(request: HttpRequest) -> list[CredentialChoice]:
         is_bot = row.kind == Credential.Kind.BOT
         who = row.display_name or row.email or row.name or row.webex_person_id
         label = str(row) if is_bot else gettext("My Webex account: %(who)s") % {"who": who}
-        choices.append(CredentialChoice(str(row.pk), label, row.pk, is_bot))
+        scopes = tuple(str(x) for x in row.scopes or ()) if isinstance(row.scopes, list) else ()
+        choices.append(CredentialChoice(str(row.pk), label, row.pk, is_bot, scopes))
     return choices
 
 
 def _pick_credential(
-    request: HttpRequest, choices: list[CredentialChoice]
+    request: HttpRequest, choices: list[CredentialChoice], *, admin_api: bool = False
 ) -> CredentialChoice | None:
+    """The choice named by ``?credential=``, else a default: the first one, or for an admin
+    API (``admin_api``: licenses) the choice most likely to be allowed to read it."""
     wanted = request.GET.get("credential")
     for choice in choices:
         if choice.key == wanted:
             return choice
     if wanted:
         messages.warning(request, gettext("That credential is not available to you."))
+    if admin_api:
+        return next(iter(sorted(choices, key=_admin_rank)), None)
     return choices[0] if choices else None
+
+
+#: Scopes that let a token read the organisation's licenses
+#: (https://developer.webex.com/docs/api/v1/licenses/list-licenses).
+LICENSE_SCOPES = frozenset({"spark-admin:licenses_read", "spark:all"})
+
+
+def _admin_rank(choice: CredentialChoice) -> int:
+    """Sort key: Webex never lets a bot read licenses (an administrator's user token only),
+    so a person's credential with a license scope comes first, then any person's, then
+    bots (issue 15: the default bot's 403 was the page's first impression)."""
+    if choice.is_bot:
+        return 2
+    return 0 if LICENSE_SCOPES & set(choice.scopes) else 1
 
 
 def _client(choice: CredentialChoice) -> tuple[WebexClient, Credential | None]:
@@ -571,7 +591,7 @@ def licenses_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> HttpRes
 
     _check_view(model_admin, request)
     choices = credential_choices(request)
-    choice = _pick_credential(request, choices)
+    choice = _pick_credential(request, choices, admin_api=True)
     org_id = request.GET.get("org", "").strip()
     orgs: list[Any] = []
     rows: list[dict[str, Any]] = []
@@ -637,7 +657,7 @@ def license_detail_view(
     """
     _check_view(model_admin, request)
     choices = credential_choices(request)
-    choice = _pick_credential(request, choices)
+    choice = _pick_credential(request, choices, admin_api=True)
     org_id = request.GET.get("org", "").strip()
     lic = None
     holders: list[dict[str, Any]] = []
