@@ -635,3 +635,48 @@ def test_no_token_or_secret_in_logs(
     for secret in secrets:
         assert secret not in text
     assert "Bearer" not in text
+
+
+# --- ids from the request (issue 16): never a 500 ---------------------------------------------
+
+#: Strings a request may carry where an id or a number is expected: Unicode digits
+#: (isdigit() is true for "²" and "١٢"), int()'s underscores and spaces, signs, overflow,
+#: NUL and control characters, SQL and path noise.
+HOSTILE_IDS = [
+    "²", "١٢", "߁", "1_0", " 1", "1\n", "+1", "-1", "0", "1e3", "0x1", "9" * 19, "9" * 40,
+    "\x00", "1\x00", "%", "../1", "1;--", "' OR 1=1 --", "", " ", "١", "𝟙", "Ⅻ",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", [v for v in HOSTILE_IDS if v])  # "": disconnect all
+def test_disconnect_with_a_hostile_credential_id_deletes_nothing(
+    client: Client, oauth_env: OAuthEnv, value: str
+) -> None:
+    login_through_fake(client, "alice@example.com")
+    response = client.post(reverse("webexteams:oauth_disconnect"), {"credential": value})
+    assert response.status_code == 302  # was a 500 for "²"
+    assert Credential.objects.count() == 1
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+def test_oauth_views_take_hostile_query_values_without_500(
+    client: Client, oauth_env: OAuthEnv, value: str
+) -> None:
+    for name, params in (
+        ("webexteams:oauth_login", {"next": value}),
+        ("webexteams:oauth_callback", {"state": value, "code": value}),
+        ("webexteams:oauth_callback", {"state": value, "error": value}),
+        ("webexteams:oauth_disconnect", {"next": value}),
+    ):
+        response = client.get(reverse(name), params)
+        assert response.status_code < 500, (name, params)
+
+
+def test_ascii_int_takes_ascii_digits_only() -> None:
+    from django_webexteams.views import ascii_int
+
+    assert ascii_int("42") == 42 and ascii_int("0") == 0 and ascii_int("9" * 18) == int("9" * 18)
+    for value in HOSTILE_IDS:
+        if value not in ("0",):
+            assert ascii_int(value) is None, value
+    assert ascii_int(None) is None and ascii_int(12) is None
