@@ -183,6 +183,24 @@ def test_email_match_links_an_existing_user_only_when_enabled(
     assert int(client.session["_auth_user_id"]) == bob.pk
 
 
+def test_email_match_never_adds_a_second_identity_to_a_linked_user(
+    client: Client, oauth_env: OAuthEnv
+) -> None:
+    """Attack (issue 16): bob's account is linked to his Webex identity; a *different*
+    Webex account carrying bob's address (re-created, or the address reassigned) signs in.
+    The e-mail match must not attach it to bob's account and log in as bob."""
+    bob = get_user_model().objects.create_user("bob", email="bob@example.com", password="x")
+    Credential.objects.create(
+        kind="user", owner=bob, webex_person_id="bobs-original-webex-id", access_token="t" * 20
+    )
+    oauth_env.settings.WEBEXTEAMS = {**oauth_env.settings.WEBEXTEAMS, "OAUTH_MATCH_EMAIL": True}
+    assert_error(login_through_fake(client, "bob@example.com"), "identity_in_use", 403)
+    assert "_auth_user_id" not in client.session
+    assert list(Credential.objects.values_list("webex_person_id", flat=True)) == [
+        "bobs-original-webex-id"
+    ]
+
+
 def test_email_match_never_picks_staff(client: Client, oauth_env: OAuthEnv) -> None:
     admin = get_user_model().objects.create_user(
         "admin", email="admin@example.com", password="x", is_staff=True
