@@ -285,8 +285,9 @@ def send_message(
     Exactly one of ``room_id``, ``to_person_id``, ``to_person_email``; at least one of
     ``text``, ``markdown`` (a str or a ``MarkdownBuilder``, used as ``str()``), ``file``,
     ``attachments`` (one adaptive card dict, or a list with one). ``file``: a
-    ``pathlib.Path``, a URL string (Webex fetches it; a ``str`` is never a path), a Django ``File``/upload, a named binary file object or
-    ``(filename, data[, content_type])``; it is copied to Django's default storage under
+    ``pathlib.Path``, a URL string (Webex fetches it; a ``str`` is never a path), a Django
+    ``File``/upload, a named binary file object or ``(filename, data[, content_type])``;
+    it is copied to Django's default storage under
     ``WEBEXTEAMS["FILE_STORAGE_PREFIX"]`` and deleted once sent. The content type sent to
     Webex is guessed from the file name. ``credential``: who sends (``None``: the bot token
     from settings). ``idempotency_key``: a second call with the same key returns the first

@@ -21,8 +21,8 @@ __all__ = [
     "FileInfo",
     "FileInput",
     "Upload",
-    "parse_content_disposition",
     "is_url",
+    "parse_content_disposition",
     "prepare_file",
     "safe_filename",
 ]

@@ -397,7 +397,7 @@ def test_organisation_picker_when_several_are_visible(
 
 @pytest.mark.parametrize(
     "value",
-    ["²", "١٢", "1_0", " 1", "-1", "9" * 40, "\x00", "%", "../x", "' OR 1=1 --", ""],
+    ["\u00b2", "\u0661\u0662", "1_0", " 1", "-1", "9" * 40, "\x00", "%", "../x", "' OR 1=1 --", ""],
 )
 def test_live_pages_take_hostile_ids_without_500(
     world: World, spaces: Any, su_client: Client, value: str

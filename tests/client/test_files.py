@@ -105,9 +105,9 @@ def test_a_string_is_never_read_as_a_local_path(
 ) -> None:
     """Attack (issue 16): an app passes a user's "file URL" on; a path string would upload
     the local file (/proc/self/environ holds the encryption keys and the bot token)."""
-    with pytest.raises(ValueError, match="pathlib.Path"):
+    with pytest.raises(ValueError, match=r"pathlib\.Path"):
         client.messages.create(room_id="R", files=[value])
-    with pytest.raises(ValueError, match="pathlib.Path"):
+    with pytest.raises(ValueError, match=r"pathlib\.Path"):
         client.messages.create(room_id="R", files=[str(report)])  # exists, still refused
     assert len(rsps.calls) == 0
 

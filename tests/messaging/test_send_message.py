@@ -191,7 +191,7 @@ def test_send_message_never_reads_a_string_as_a_path(
     existing = tmp_path / "report.pdf"
     existing.write_bytes(b"secret")
     for file in (value, str(existing)):
-        with pytest.raises(InvalidMessageError, match="pathlib.Path"):
+        with pytest.raises(InvalidMessageError, match=r"pathlib\.Path"):
             send_message(room_id=ROOM, text="x", file=file)
     assert not OutboundMessage.objects.exists() and enqueued == []
 
