@@ -521,9 +521,31 @@ class CredentialAdmin(EncryptedFieldsAdmin):
 
         _each(self, request, rows, refresh)
 
-    @admin.action(description=_("Check token (asks Webex who it belongs to)"))
+    # Security: the change permission, not view: the check uses the token, and near expiry
+    # client() spends the refresh token and saves new tokens. And only superusers may use
+    # another user's OAuth token (as on the live pages: bots or the staff member's own
+    # account), so a staff member cannot act as, or burn the refresh token of, someone else.
+    @admin.action(
+        description=_("Check token (asks Webex who it belongs to)"), permissions=("change",)
+    )
     def check_token(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
-        """``people.me()`` with each token: shows who Webex says it is, or why it fails."""
+        """``people.me()`` with each token: shows who Webex says it is, or why it fails.
+        Staff who are not superusers check bots and their own user credentials only."""
+        user: Any = request.user
+        if not user.is_superuser:
+            others = queryset.filter(kind=Credential.Kind.USER).exclude(owner_id=user.pk)
+            skipped = others.count()
+            if skipped:
+                self.message_user(
+                    request,
+                    _(
+                        "%(n)d credential(s) of other users skipped: only superusers may "
+                        "use another user's token."
+                    )
+                    % {"n": skipped},
+                    level=messages.WARNING,
+                )
+                queryset = queryset.exclude(pk__in=others.values_list("pk", flat=True))
         if _too_many(self, request, queryset.count()):
             return
 

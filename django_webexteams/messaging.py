@@ -66,6 +66,7 @@ from django_webexteams.client import (
     TransportError,
     WebexError,
 )
+from django_webexteams.client.files import is_url
 from django_webexteams.clients import (
     bot_token,
     client_for,
@@ -211,11 +212,11 @@ class _FileSpec:
 
 
 def _is_url(value: str) -> bool:
-    return value.startswith(("https://", "http://"))
+    return is_url(value)
 
 
 def _file_spec(file: Any) -> _FileSpec:
-    """Accepts what the client accepts: a URL, a path, a Django ``File`` (e.g. an upload), a
+    """Accepts what the client accepts: a URL, a ``Path``, a Django ``File`` (an upload), a
     binary file object with a ``name``, or ``(filename, bytes_or_fileobj[, content_type])``."""
     if isinstance(file, list):
         if len(file) != 1:
@@ -234,7 +235,14 @@ def _file_spec(file: Any) -> _FileSpec:
         if len(file) > 255:  # kept in OutboundMessage.file_name (max_length 255)
             raise InvalidMessageError("a file URL may be at most 255 characters long")
         return _FileSpec(os.path.basename(file.split("?", 1)[0]) or "file", url=file)
-    if isinstance(file, str | Path):
+    if isinstance(file, str):
+        # Security: a string is a URL or nothing, never a path (see client.files.prepare_file:
+        # a user-supplied "file URL" must not upload /proc/self/environ).
+        raise InvalidMessageError(
+            "file= as a string must be an http(s):// URL; pass a local file as a "
+            "pathlib.Path or an open binary file (strings are never read as paths)"
+        )
+    if isinstance(file, os.PathLike):
         path = Path(file)
         if not path.is_file():
             raise InvalidMessageError(f"no such file: {path}")
@@ -283,9 +291,10 @@ def send_message(
 
     Exactly one of ``room_id``, ``to_person_id``, ``to_person_email``; at least one of
     ``text``, ``markdown`` (a str or a ``MarkdownBuilder``, used as ``str()``), ``file``,
-    ``attachments`` (one adaptive card dict, or a list with one). ``file``: a path, a URL
-    (Webex fetches it), a Django ``File``/upload, a named binary file object or
-    ``(filename, data[, content_type])``; it is copied to Django's default storage under
+    ``attachments`` (one adaptive card dict, or a list with one). ``file``: a
+    ``pathlib.Path``, a URL string (Webex fetches it; a ``str`` is never a path), a Django
+    ``File``/upload, a named binary file object or ``(filename, data[, content_type])``;
+    it is copied to Django's default storage under
     ``WEBEXTEAMS["FILE_STORAGE_PREFIX"]`` and deleted once sent. The content type sent to
     Webex is guessed from the file name. ``credential``: who sends (``None``: the bot token
     from settings). ``idempotency_key``: a second call with the same key returns the first

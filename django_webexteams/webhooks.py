@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import math
+import secrets
 import threading
 import time
 import traceback
@@ -32,7 +33,7 @@ from django.utils import timezone
 from django_webexteams import conf, outcomes, signals
 from django_webexteams.clients import IDENTITY_CACHE_SECONDS, client_for, identity_cache_key
 from django_webexteams.events import _DISPATCHING, WebhookEvent
-from django_webexteams.models import Credential, Webhook, WebhookDelivery
+from django_webexteams.models import Credential, PrunedDelivery, Webhook, WebhookDelivery
 
 if TYPE_CHECKING:
     from django_webexteams.client import WebexClient
@@ -246,15 +247,20 @@ def rotate_secret(webhook: Webhook) -> Webhook:
     """Give ``webhook`` a new secret at Webex, then store it.
 
     The new secret is stored only after Webex accepted it: if the PUT fails, the row keeps
-    the secret Webex still signs with. Deliveries in flight while this runs may carry the
-    old signature and get a 403; Webex counts them as failed deliveries.
+    the secret Webex still signs with. Deliveries Webex signed with the old secret (in
+    flight while this runs) are still accepted for ``WEBHOOK_SECRET_GRACE_SECONDS`` after
+    the rotation, and never after: the old secret is kept as ``previous_secret`` with the
+    rotation time. Saving the row invalidates every process's registration cache (through
+    the shared cache, see :func:`forget_registrations`).
     """
     from django_webexteams.client import generate_secret
 
     new_secret = generate_secret()
     _update_remote(webhook, secret=new_secret)
+    webhook.previous_secret = webhook.secret
+    webhook.secret_rotated_at = timezone.now()
     webhook.secret = new_secret
-    webhook.save(update_fields=["secret", "updated_at"])
+    webhook.save(update_fields=["secret", "previous_secret", "secret_rotated_at", "updated_at"])
     logger.info("Rotated the secret of %r", webhook)
     return webhook
 
@@ -509,6 +515,19 @@ class Registration:
     values: tuple[Any, ...]
     loaded_at: float
     using: str = "default"
+    #: The secret before the last rotation and until when (``time.time()``) it is accepted;
+    #: ``""``/``0.0`` without one.
+    previous_secret: str = ""
+    previous_until: float = 0.0
+    #: The shared cache's registration generation when this was loaded (see
+    #: :func:`forget_registrations`); ``None`` without a shared cache.
+    generation: str | None = None
+
+    def previous_secret_in_grace(self) -> str:
+        """The previous secret while its grace period runs, else ``""``."""
+        if self.previous_secret and time.time() < self.previous_until:
+            return self.previous_secret
+        return ""
 
     def __repr__(self) -> str:  # never show the secret
         return f"Registration(pk={self.pk}, webex_id={self.webex_id!r})"
@@ -529,12 +548,52 @@ def _attnames(model: type[Any]) -> tuple[str, ...]:
     return tuple(f.attname for f in model._meta.concrete_fields)
 
 
+#: Key, in the default Django cache, of the registrations' generation: a random value that
+#: every ``Webhook`` save or delete replaces. Processes compare it with the one their cached
+#: registration was loaded under, so a deactivation, deletion or rotation made anywhere
+#: (admin, commands, health check) applies in every process at once.
+GENERATION_KEY = "webexteams:webhook-registrations:generation"
+
+# Per-process cache backends: they cannot carry a change to another process (and the local
+# dictionary is already cleared in this one), so they are not asked per delivery.
+_LOCAL_CACHES = ("LocMemCache", "DummyCache")
+
+
+def _shared_cache() -> Any:
+    """The default cache when it is shared between processes (Redis, memcached, database,
+    file), else ``None``."""
+    cache = caches["default"]
+    return None if type(cache).__name__ in _LOCAL_CACHES else cache
+
+
+def _shared_generation(cache: Any) -> str | None:
+    """The current generation in the shared ``cache``; ``None`` when it cannot be read (the
+    receiver then falls back to ``WEBHOOK_CACHE_SECONDS``; a cache outage never fails a
+    delivery)."""
+    try:
+        value = cache.get(GENERATION_KEY)
+    except Exception:
+        logger.warning("Could not read the webhook registration generation from the cache")
+        return None
+    return str(value) if value is not None else ""
+
+
 def forget_registrations(*_: Any, **__: Any) -> None:
-    """Empty this process's registration cache (connected to ``Webhook`` saves and deletes,
-    so a change made in this process applies at once; other processes see it within
-    ``WEBHOOK_CACHE_SECONDS``)."""
+    """Empty this process's registration cache, and (through the shared cache, when there is
+    one) every other process's: connected to ``Webhook`` saves and deletes, so a change made
+    anywhere applies everywhere at once. Without a shared cache, other processes see it
+    within ``WEBHOOK_CACHE_SECONDS``."""
     with _REGISTRATIONS_LOCK:
         _REGISTRATIONS.clear()
+    cache = _shared_cache()
+    if cache is not None:
+        try:
+            cache.set(GENERATION_KEY, secrets.token_hex(8), None)
+        except Exception:
+            logger.warning(
+                "Could not publish a webhook change to the cache; other processes "
+                "see it within WEBHOOK_CACHE_SECONDS"
+            )
 
 
 def active_registration(uuid: Any, *, fresh: bool = False) -> Registration | None:
@@ -552,9 +611,16 @@ def lookup_registration(uuid: Any, *, fresh: bool = False) -> tuple[Registration
     re-reads the row before rejecting a signature: a rotated secret works at once)."""
     ttl = float(conf.get("WEBHOOK_CACHE_SECONDS") or 0)
     now = time.monotonic()
+    shared = _shared_cache() if ttl > 0 else None
+    # Read before the row: a change published after this read makes the next request reload.
+    generation = _shared_generation(shared) if shared is not None else None
     if not fresh and ttl > 0:
         cached = _REGISTRATIONS.get(uuid)
-        if cached is not None and now - cached.loaded_at < ttl:
+        if (
+            cached is not None
+            and now - cached.loaded_at < ttl
+            and (generation is None or generation == cached.generation)
+        ):
             return cached, True
     fields = _attnames(Webhook)
     # One query, no ORDER BY, only what is needed: values_list() still decrypts the secret,
@@ -572,6 +638,8 @@ def lookup_registration(uuid: Any, *, fresh: bool = False) -> tuple[Registration
         return None, False
     values = tuple(found[0][:-1])
     named = dict(zip(fields, values, strict=True))
+    rotated_at = named["secret_rotated_at"]
+    grace = float(conf.get("WEBHOOK_SECRET_GRACE_SECONDS") or 0)
     registration = Registration(
         pk=named["id"],
         webex_id=named["webex_id"],
@@ -581,6 +649,9 @@ def lookup_registration(uuid: Any, *, fresh: bool = False) -> tuple[Registration
         values=values,
         loaded_at=now,
         using=using,
+        previous_secret=named["previous_secret"] or "",
+        previous_until=rotated_at.timestamp() + grace if rotated_at and grace > 0 else 0.0,
+        generation=generation,
     )
     if ttl > 0:
         with _REGISTRATIONS_LOCK:
@@ -619,10 +690,20 @@ def _build_insert_sql(connection: Any) -> str | None:
             return None
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in _insert_fields())
-    marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
-    # Identifiers come from the model's metadata, quoted; every value is a parameter.
+    if connection.vendor == "postgresql":
+        # INSERT ... SELECT: PostgreSQL types the parameters by the casts (VALUES would take
+        # the columns' types; there is no assignment cast from text to jsonb).
+        marks = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in _insert_fields())
+    else:
+        marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    pruned = qn(PrunedDelivery._meta.db_table)
+    # Identifiers come from the model's metadata, quoted; every value is a parameter. The
+    # NOT EXISTS is the replay-after-prune check (a pruned delivery's key is kept in
+    # PrunedDelivery): one primary-key probe inside the same statement, no extra query.
+    # (The WHERE also settles SQLite's INSERT ... SELECT ... ON CONFLICT parsing ambiguity.)
     return (
-        f"INSERT INTO {qn(WebhookDelivery._meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608
+        f"INSERT INTO {qn(WebhookDelivery._meta.db_table)} ({columns}) SELECT {marks} "  # noqa: S608
+        f"WHERE NOT EXISTS (SELECT 1 FROM {pruned} WHERE {qn('dedupe_key')} = %s) "
         f"ON CONFLICT ({qn('dedupe_key')}) DO NOTHING RETURNING {qn('id')}"
     )
 
@@ -658,8 +739,8 @@ def _row(values: dict[str, Any]) -> list[Any]:
 
 
 def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
-    """Write a delivery row unless its dedupe key is stored: its primary key if this call
-    wrote it, else ``None``.
+    """Write a delivery row unless its dedupe key is stored (on a delivery, or on a
+    :class:`PrunedDelivery`): its primary key if this call wrote it, else ``None``.
 
     One statement. Outside a transaction it is its own durable commit; a duplicate (also
     one racing in from another connection: PostgreSQL waits for the other insert to commit
@@ -670,6 +751,9 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
     connection = connections[using]
     sql = _insert_sql(connection)
     if sql is None:
+        # Other backends: the pruned-key check is a query of its own.
+        if PrunedDelivery.objects.using(using).filter(pk=values["dedupe_key"]).exists():
+            return None
         delivery = WebhookDelivery(*_row(values))
         try:
             with transaction.atomic(using=using):
@@ -694,6 +778,7 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
             params.append(f.get_db_prep_save(values["received_at"], connection))
         else:
             params.append(values[f.attname])  # str and int: every driver binds them as-is
+    params.append(values["dedupe_key"])  # the NOT EXISTS of pruned keys
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -1034,9 +1119,17 @@ def reprocess_delivery(delivery: WebhookDelivery, *, sync: bool | None = None) -
 # --- retention --------------------------------------------------------------------------------
 
 
+#: Deliveries deleted (and keys kept) per transaction by :func:`prune_deliveries`.
+_PRUNE_BATCH = 1000
+
+
 def prune_deliveries(days: int | None = None, *, dry_run: bool = False) -> int:
     """Delete deliveries received more than ``days`` (default ``DELIVERY_RETENTION_DAYS``)
-    days ago; returns how many (would be) deleted. ``days <= 0`` is refused."""
+    days ago; returns how many (would be) deleted. ``days <= 0`` is refused.
+
+    Security: each deleted delivery's dedupe key is kept as a :class:`PrunedDelivery` (in
+    the same transaction), so a captured body replayed after the prune is still a
+    duplicate: Webex signs no timestamp, a signature never expires."""
     if days is None:
         days = int(conf.get("DELIVERY_RETENTION_DAYS"))
     if days <= 0:
@@ -1045,5 +1138,14 @@ def prune_deliveries(days: int | None = None, *, dry_run: bool = False) -> int:
     old = WebhookDelivery.objects.filter(received_at__lt=cutoff)
     if dry_run:
         return old.count()
-    deleted, _ = old.delete()
-    return deleted
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch = list(old.order_by().values_list("pk", "dedupe_key")[:_PRUNE_BATCH])
+            if not batch:
+                return deleted
+            PrunedDelivery.objects.bulk_create(
+                [PrunedDelivery(dedupe_key=key) for _pk, key in batch], ignore_conflicts=True
+            )
+            count, _ = WebhookDelivery.objects.filter(pk__in=[pk for pk, _key in batch]).delete()
+            deleted += count

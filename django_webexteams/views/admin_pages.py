@@ -40,6 +40,7 @@ from django.utils.translation import gettext_lazy as _
 from django_webexteams import crypto
 from django_webexteams.clients import bot_token, client_for
 from django_webexteams.models import Credential
+from django_webexteams.views import ascii_int
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -306,11 +307,8 @@ def _query(request: HttpRequest, **changes: Any) -> str:
 
 
 def _page_size(request: HttpRequest, default: int) -> int:
-    try:
-        value = int(request.GET.get("max", default))
-    except ValueError:
-        value = default
-    return max(1, min(MAX_PAGE_SIZE, value))
+    value = ascii_int(request.GET.get("max"))
+    return max(1, min(MAX_PAGE_SIZE, default if value is None else value))
 
 
 # --- shared context ------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_webexteams import conf, signals
 from django_webexteams.adapter import DefaultAdapter, OAuthLoginError, get_adapter
 from django_webexteams.backends import VerifiedWebexLogin
+from django_webexteams.views import ascii_int
 
 if TYPE_CHECKING:
     from django_webexteams.client.models import Person
@@ -437,8 +438,10 @@ def disconnect(request: HttpRequest) -> HttpResponse:
         )
     pk = request.POST.get("credential")
     if pk:
-        # Security: the owner filter above keeps users to their own credentials.
-        credentials = credentials.filter(pk=pk) if pk.isdigit() else credentials.none()
+        # Security: the owner filter above keeps users to their own credentials. ASCII
+        # digits only ("²".isdigit() is true, and int("²") fails).
+        number = ascii_int(pk)
+        credentials = credentials.filter(pk=number) if number is not None else credentials.none()
     removed = 0
     for credential in credentials:
         try:

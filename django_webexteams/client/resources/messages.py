@@ -43,7 +43,7 @@ class MessagesResource(Resource):
         """``POST /messages``. Exactly one target (``room_id``, ``to_person_id`` or
         ``to_person_email``); something to send (``text``, ``markdown``, a file or a card).
 
-        ``files``: a list with ONE item: a URL (Webex fetches it), a path, bytes, a binary
+        ``files``: a list with ONE item: a URL (Webex fetches it), a ``Path``, bytes, a binary
         file object or ``(filename, data, content_type)``; local files go as multipart.
         ``attachments``: adaptive cards
         (``{"contentType": "application/vnd.microsoft.card.adaptive", "content": {...}}``).
