@@ -337,6 +337,7 @@ def test_licenses_with_an_administrators_token(
 def test_license_detail_lists_holders_by_scanning_people(
     world: World, su_client: Client, admin_credential: Credential
 ) -> None:
+    world.fake.quirks.license_users_unsupported = True  # where Webex gives no holders
     license_id = world.fake.license_id("Messaging")
     url = reverse("admin:webexteams_license_detail", args=[license_id])
     response = su_client.get(url + f"?credential={admin_credential.pk}")
@@ -345,6 +346,21 @@ def test_license_detail_lists_holders_by_scanning_people(
     assert emails == {"alice@example.com", "boss@example.com"}
     assert response.context["source"] == "scan"
     assert "checked one by one" in response.content.decode()
+
+
+def test_license_detail_lists_the_holders_the_fake_gives(
+    world: World, su_client: Client, admin_credential: Credential
+) -> None:
+    # The fake answers includeAssignedTo=user as Webex does: no people scan is needed.
+    license_id = world.fake.license_id("Messaging")
+    url = reverse("admin:webexteams_license_detail", args=[license_id])
+    before = len(world.fake.requests)
+    response = su_client.get(url + f"?credential={admin_credential.pk}")
+    assert response.status_code == 200
+    assert response.context["source"] == "webex"
+    holders = {(h["email"], h["type"]) for h in response.context["holders"]}
+    assert holders == {("alice@example.com", "INTERNAL"), ("boss@example.com", "INTERNAL")}
+    assert [r.path for r in world.fake.requests[before:]] == [f"/licenses/{license_id}"]
 
 
 def test_license_detail_uses_the_holders_webex_gives(
