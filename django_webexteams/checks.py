@@ -11,6 +11,8 @@ Ids are never reused; docs/settings.md lists them all:
 - E005 ``WEBHOOK_DISPATCH`` is not ``"sync"`` or ``"celery"``
 - E006 ``WEBHOOK_BASE_URL`` is not an absolute http(s) URL
 - E007 ``WEBEXTEAMS`` is not a dict
+- E008 "Log in with Webex" configured (``CLIENT_ID``) but ``WebexBackend`` is not in
+  ``AUTHENTICATION_BACKENDS``
 - W001 ``WEBHOOK_BASE_URL`` is not https while ``DEBUG`` is off
 - W002 ``ENCRYPTION_KEYS`` lists the same key twice
 """
@@ -24,6 +26,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
+from django.utils.module_loading import import_string
 
 from django_webexteams import conf
 
@@ -142,6 +145,37 @@ def check_oauth(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             hint="Copy both from your integration's page at https://developer.webex.com/my-apps, "
             "or remove both to disable Log in with Webex.",
             id="webexteams.E004",
+        )
+    ]
+
+
+_WEBEX_BACKEND = "django_webexteams.backends.WebexBackend"
+
+
+@register("webexteams")
+def check_login_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Without WebexBackend, authenticate() refuses every verified Webex login: each sign-in
+    ends on "login_refused" while nothing else looks wrong (issue 15)."""
+    if not _setting("CLIENT_ID"):
+        return []
+    from django_webexteams.backends import WebexBackend
+
+    for path in getattr(settings, "AUTHENTICATION_BACKENDS", None) or ():
+        try:
+            backend = import_string(str(path))
+        except ImportError:
+            continue  # Django's own auth checks and the first login report a bad path
+        if isinstance(backend, type) and issubclass(backend, WebexBackend):
+            return []
+    return [
+        Error(
+            f'WEBEXTEAMS["CLIENT_ID"] is set (Log in with Webex) but "{_WEBEX_BACKEND}" is not '
+            "in AUTHENTICATION_BACKENDS: every Webex login would be refused.",
+            hint=f'Add "{_WEBEX_BACKEND}" to AUTHENTICATION_BACKENDS, next to '
+            '"django.contrib.auth.backends.ModelBackend" (docs/oauth.md). If the integration '
+            "only connects accounts of users who are already signed in, silence it with "
+            'SILENCED_SYSTEM_CHECKS = ["webexteams.E008"].',
+            id="webexteams.E008",
         )
     ]
 

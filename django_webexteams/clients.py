@@ -7,8 +7,10 @@ its bot token in the environment needs no database step.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 
 from django_webexteams import conf
@@ -16,7 +18,18 @@ from django_webexteams import conf
 if TYPE_CHECKING:
     from django_webexteams.client import WebexClient
 
-__all__ = ["HasClient", "bot_token", "build_client", "client_for", "rate_limit_key"]
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "HasClient",
+    "bot_token",
+    "build_client",
+    "client_for",
+    "identity_cache_key",
+    "rate_limit_key",
+    "remember_sender",
+    "sender_of",
+]
 
 
 class HasClient(Protocol):
@@ -27,6 +40,7 @@ class HasClient(Protocol):
     """
 
     pk: Any
+    access_token: Any
 
     def client(self, **kwargs: Any) -> WebexClient: ...
 
@@ -83,3 +97,45 @@ def rate_limit_key(credential: HasClient | None) -> str:
     token = bot_token() or ""
     digest = hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
     return f"webexteams:bot:{digest}"
+
+
+# How long what Webex told us about a token's identity is kept in the Django cache.
+IDENTITY_CACHE_SECONDS = 24 * 3600
+
+
+def identity_cache_key(credential: HasClient | None, kind: str = "me") -> str:
+    """A cache key naming one token at one Webex: the API base URL and the token, by digest.
+
+    Who a token is can only be cached per (base URL, token): the same token string names
+    another person at another Webex (staging and production sharing a Redis, a fake Webex
+    restarted with a new seed). The key never contains the token (a SHA-256 digest of it).
+    ``kind`` separates what is kept: ``"me"`` (people/me) and ``"sender"`` (the ``personId``
+    Webex returned for a message this token posted).
+    """
+    token = str(credential.access_token or "") if credential is not None else bot_token() or ""
+    raw = f"{conf.api_base_url()}\n{token}".encode()
+    return f"webexteams:{kind}:{hashlib.sha256(raw).hexdigest()[:32]}"
+
+
+def remember_sender(credential: HasClient | None, person_id: str | None) -> None:
+    """Keep the ``personId`` Webex gave a message posted with ``credential`` (``None``: the
+    bot token): the loop breaker of ``send_message`` compares events' actors with it. A
+    cache error is logged, never raised (the message is sent already)."""
+    if not person_id:
+        return
+    try:
+        key = identity_cache_key(credential, "sender")
+        caches["default"].set(key, person_id, IDENTITY_CACHE_SECONDS)
+    except Exception:
+        logger.warning("Could not cache the sender of a posted message", exc_info=True)
+
+
+def sender_of(credential: HasClient | None) -> str | None:
+    """The person id Webex last reported as the sender of a message posted with
+    ``credential`` (see :func:`remember_sender`), or ``None`` (unknown, or a cache error)."""
+    try:
+        value = caches["default"].get(identity_cache_key(credential, "sender"))
+    except Exception:
+        logger.warning("Could not read the cached sender of posted messages", exc_info=True)
+        return None
+    return str(value) if value else None

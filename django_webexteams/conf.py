@@ -52,10 +52,15 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_DISPATCH_OWN_EVENTS": False,
     "WEBHOOK_AUTO_REACTIVATE": False,
     # Seconds the receiver keeps an active webhook's row (its decrypted secret included) in
-    # each process's memory, saving a query and a decryption per delivery. A deactivation or
-    # deletion made in another process is seen within this time; a rotated secret at once
-    # (a signature mismatch re-reads the row). 0 turns the cache off. docs/webhooks.md.
+    # each process's memory, saving a query and a decryption per delivery. A save or delete
+    # made in another process applies at once through a shared default cache, else within
+    # this time; a rotated secret at once (a signature mismatch re-reads the row). 0 turns
+    # the cache off. docs/webhooks.md.
     "WEBHOOK_CACHE_SECONDS": 5,
+    # After rotate_secret, deliveries signed with the previous secret are still accepted for
+    # this many seconds (Webex may have signed them before it took the new secret), then
+    # never again. Checked only when the current secret fails. 0: no grace. docs/webhooks.md.
+    "WEBHOOK_SECRET_GRACE_SECONDS": 300,
     # Sync dispatch on PostgreSQL, outside a transaction: a background thread per process
     # writes "processed"/"ignored" outcomes in batches at most this many seconds apart (one
     # statement and one commit per batch, not per delivery). A "failed" outcome is written

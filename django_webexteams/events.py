@@ -9,6 +9,7 @@ credential, which is the identity Webex allows to read it.
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,19 @@ if TYPE_CHECKING:
     from django_webexteams.client import WebexClient
     from django_webexteams.models import Webhook
 
-__all__ = ["EventNotFetchableError", "WebhookEvent"]
+__all__ = ["EventNotFetchableError", "WebhookEvent", "dispatching"]
+
+# The event whose signals are being sent, with its webhook, while receivers run (set by
+# webhooks._dispatch). send_message reads it for its loop breaker: a reply to a message the
+# sender itself posted is never sent.
+_DISPATCHING: contextvars.ContextVar[tuple[WebhookEvent, Webhook] | None] = contextvars.ContextVar(
+    "webexteams_dispatching", default=None
+)
+
+
+def dispatching() -> tuple[WebhookEvent, Webhook] | None:
+    """``(event, webhook)`` while webhook signal receivers run in this context, else ``None``."""
+    return _DISPATCHING.get()
 
 
 class EventNotFetchableError(LookupError):

@@ -5,6 +5,9 @@ See :mod:`django_webexteams.crypto` and docs/encryption.md.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import FieldError
@@ -15,7 +18,30 @@ from django.db.models.lookups import Exact
 
 from django_webexteams import crypto
 
-__all__ = ["EncryptedLookupError", "EncryptedTextField"]
+__all__ = [
+    "SERIALIZED_PREFIX",
+    "EncryptedLookupError",
+    "EncryptedTextField",
+    "serialize_plaintext",
+]
+
+#: How an encrypted value starts in serialised data (``dumpdata``): ``"fernet:" + token``.
+#: ``loaddata`` (``to_python``) decrypts it back with the configured keys.
+SERIALIZED_PREFIX = "fernet:"
+
+_PLAINTEXT = contextvars.ContextVar("webexteams_serialize_plaintext", default=False)
+
+
+@contextlib.contextmanager
+def serialize_plaintext() -> Iterator[None]:
+    """Within this block, serialisers (``dumpdata``) write encrypted fields as plaintext,
+    e.g. to move data to a deployment with other keys (``webexteams_dumpdata --plaintext``).
+    The output then holds every token and secret in the clear."""
+    reset = _PLAINTEXT.set(True)
+    try:
+        yield
+    finally:
+        _PLAINTEXT.reset(reset)
 
 
 class EncryptedLookupError(FieldError):
@@ -65,10 +91,28 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
             raise crypto.DecryptionError(self._label(), self.name) from None
 
     def to_python(self, value: Any) -> Any:
-        # Forms and deserialisation hand us plaintext; nothing to undo here.
+        # Forms hand us plaintext; deserialisation (loaddata) hands us what value_to_string()
+        # wrote: ciphertext with SERIALIZED_PREFIX (decrypted here, or a DecryptionError when
+        # no configured key reads it: never stored double-wrapped), or plaintext from
+        # serialize_plaintext(). Webex tokens and our secrets never start with the prefix.
+        if isinstance(value, str) and value.startswith(SERIALIZED_PREFIX):
+            try:
+                return crypto.decrypt(value[len(SERIALIZED_PREFIX) :])
+            except crypto.DecryptionError:
+                raise crypto.DecryptionError(self._label(), self.name) from None
         if value is None or isinstance(value, str):
             return value
         return str(value)
+
+    def value_to_string(self, obj: Any) -> str:
+        """Serialised form (``dumpdata``): ``SERIALIZED_PREFIX`` + Fernet ciphertext, so a
+        dump holds no token or secret in the clear (security: dumps end up in tickets,
+        laptops and backups next to nothing else). ``""`` stays ``""``. Plaintext only
+        inside :func:`serialize_plaintext`."""
+        value = self.value_from_object(obj)
+        if value is None or value == "" or _PLAINTEXT.get():
+            return "" if value is None else str(value)
+        return SERIALIZED_PREFIX + crypto.encrypt(str(value))
 
     def get_lookup(self, lookup_name: str) -> Any:
         if lookup_name == "isnull":

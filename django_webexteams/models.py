@@ -26,6 +26,7 @@ __all__ = [
     "Credential",
     "License",
     "OutboundMessage",
+    "PrunedDelivery",
     "Space",
     "Webhook",
     "WebhookDelivery",
@@ -143,6 +144,10 @@ class Webhook(models.Model):
     event = models.CharField(_("event"), max_length=64)
     filter = models.CharField(_("filter"), max_length=1024, blank=True)
     secret = EncryptedTextField(_("secret"), blank=True, default="")
+    # The secret before the last rotation, accepted for WEBHOOK_SECRET_GRACE_SECONDS after
+    # secret_rotated_at (deliveries Webex signed before it took the new one), never after.
+    previous_secret = EncryptedTextField(_("previous secret"), blank=True, default="")
+    secret_rotated_at = models.DateTimeField(_("secret rotated at"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
     )
@@ -233,6 +238,23 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource}:{self.event} {self.data_id} ({self.status})"
+
+
+class PrunedDelivery(models.Model):
+    """The dedupe key of a delivery that ``prune_deliveries`` deleted: the compact record
+    that keeps a captured, validly signed body from being accepted and dispatched again after
+    its row is gone (Webex signs no timestamp, so the signature never expires). The receiver
+    checks it inside its one INSERT statement (docs/security.md)."""
+
+    # The key is the primary key: one index, nothing else stored per delivery.
+    dedupe_key = models.CharField(_("dedupe key"), max_length=255, primary_key=True)
+
+    class Meta:
+        verbose_name = _("Webex pruned delivery key")
+        verbose_name_plural = _("Webex pruned delivery keys")
+
+    def __str__(self) -> str:
+        return self.dedupe_key
 
 
 def outbox_upload_to(instance: OutboundMessage, filename: str) -> str:

@@ -148,6 +148,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "django_webexteams.models",
             "django_webexteams.events",
             "django_webexteams.checks",
+            "django_webexteams.http",
         ),
     ),
     (

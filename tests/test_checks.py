@@ -97,6 +97,40 @@ def test_oauth_half_configured_e004(
     assert ids(settings, CLIENT_ID=client_id, CLIENT_SECRET=client_secret) == expected
 
 
+@pytest.mark.parametrize(
+    ("backends", "client_id", "expected"),
+    [
+        (["django.contrib.auth.backends.ModelBackend"], "id", ["webexteams.E008"]),
+        ([], "id", ["webexteams.E008"]),
+        (["not.a.module.Backend"], "id", ["webexteams.E008"]),
+        (["django.contrib.auth.backends.ModelBackend"], None, []),  # no login configured
+        (
+            [
+                "django.contrib.auth.backends.ModelBackend",
+                "django_webexteams.backends.WebexBackend",
+            ],
+            "id",
+            [],
+        ),
+        (["tests.test_checks.MyWebexBackend"], "id", []),
+    ],
+)
+def test_login_without_webex_backend_e008(
+    settings: Any, backends: list[str], client_id: Any, expected: list[str]
+) -> None:
+    """Issue 15: README's settings once left WebexBackend out; every login was refused."""
+    settings.AUTHENTICATION_BACKENDS = backends
+    secret = "secret" if client_id else None
+    assert ids(settings, CLIENT_ID=client_id, CLIENT_SECRET=secret) == expected
+
+
+def test_e008_says_what_to_add(settings: Any) -> None:
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    text = messages(settings, CLIENT_ID="id", CLIENT_SECRET="secret")
+    assert "django_webexteams.backends.WebexBackend" in text
+    assert "AUTHENTICATION_BACKENDS" in text
+
+
 def test_oauth_message_never_shows_secret(settings: Any) -> None:
     text = messages(settings, CLIENT_SECRET="the-client-secret-value")
     assert "CLIENT_ID" in text and "the-client-secret-value" not in text
@@ -128,3 +162,12 @@ def test_settings_not_a_dict_e007(settings: Any) -> None:
 def test_checks_need_no_database(settings: Any) -> None:
     # Not marked django_db: pytest-django blocks database access, so a query here would fail.
     assert ids(settings, ENCRYPTION_KEYS=[]) == ["webexteams.E002"]
+
+
+def _subclass() -> type:
+    from django_webexteams.backends import WebexBackend
+
+    return type("MyWebexBackend", (WebexBackend,), {"__module__": __name__})
+
+
+MyWebexBackend = _subclass()  # a project's own subclass of WebexBackend counts

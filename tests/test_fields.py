@@ -161,3 +161,92 @@ def test_update_through_queryset_encrypts() -> None:
     Credential.objects.filter(pk=cred.pk).update(access_token="new-plain")
     assert "new-plain" not in raw_column(Credential, "access_token", cred.pk)
     assert Credential.objects.get(pk=cred.pk).access_token == "new-plain"
+
+
+# --- serialisation (dumpdata/loaddata), issue 16 -----------------------------------------
+
+
+def _dump(*args: str) -> str:
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command(*args, "webexteams.credential", "webexteams.webhook", stdout=out)
+    return out.getvalue()
+
+
+def _load(text: str, tmp_path: Any) -> None:
+    from django.core.management import call_command
+
+    fixture = tmp_path / "dump.json"
+    fixture.write_text(text)
+    call_command("loaddata", str(fixture), verbosity=0)
+
+
+@pytest.fixture
+def secrets_stored(db: None) -> tuple[Credential, Webhook]:
+    cred = Credential.objects.create(
+        kind="bot", name="b", access_token="DUMP-ACCESS-token", refresh_token="DUMP-REFRESH"
+    )
+    hook = Webhook.objects.create(
+        name="w", resource="messages", event="created", secret="DUMP-webhook-secret"
+    )
+    return cred, hook
+
+
+SECRET_VALUES = ("DUMP-ACCESS-token", "DUMP-REFRESH", "DUMP-webhook-secret")
+
+
+@pytest.mark.django_db
+def test_dumpdata_writes_ciphertext_and_loaddata_round_trips(
+    secrets_stored: tuple[Credential, Webhook], tmp_path: Any
+) -> None:
+    """The attack: a dump (attached to a ticket, left on a laptop) held every token."""
+    import json
+
+    cred, hook = secrets_stored
+    text = _dump("dumpdata")
+    for secret in SECRET_VALUES:
+        assert secret not in text
+    rows = {row["model"]: row["fields"] for row in json.loads(text)}
+    assert rows["webexteams.credential"]["access_token"].startswith("fernet:")
+    Credential.objects.all().delete()
+    Webhook.objects.all().delete()
+    _load(text, tmp_path)
+    assert Credential.objects.get(pk=cred.pk).access_token == "DUMP-ACCESS-token"
+    assert Credential.objects.get(pk=cred.pk).refresh_token == "DUMP-REFRESH"
+    assert Webhook.objects.get(pk=hook.pk).secret == "DUMP-webhook-secret"
+    # Stored once-encrypted (not the serialised ciphertext wrapped again).
+    assert raw_column(Credential, "access_token", cred.pk).startswith("gAAAA")
+
+
+@pytest.mark.django_db
+def test_plaintext_export_is_explicit_and_round_trips(
+    secrets_stored: tuple[Credential, Webhook], tmp_path: Any
+) -> None:
+    cred, _hook = secrets_stored
+    assert "DUMP-ACCESS-token" not in _dump("webexteams_dumpdata")
+    text = _dump("webexteams_dumpdata", "--plaintext")
+    for secret in SECRET_VALUES:
+        assert secret in text
+    assert "DUMP-ACCESS-token" not in _dump("dumpdata")  # the switch does not stick
+    Credential.objects.all().delete()
+    Webhook.objects.all().delete()
+    _load(text, tmp_path)
+    assert Credential.objects.get(pk=cred.pk).access_token == "DUMP-ACCESS-token"
+
+
+@pytest.mark.django_db
+def test_loaddata_under_other_keys_fails_loudly(
+    secrets_stored: tuple[Credential, Webhook], tmp_path: Any, settings: Any
+) -> None:
+    from django.core.serializers.base import DeserializationError
+
+    text = _dump("dumpdata")
+    Credential.objects.all().delete()
+    Webhook.objects.all().delete()
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "ENCRYPTION_KEYS": [KEY_B]}
+    with pytest.raises((DecryptionError, DeserializationError)):
+        _load(text, tmp_path)
+    assert not Credential.objects.exists()

@@ -8,10 +8,12 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from django_webexteams.admin.actions import _each, _queue, _too_many, admin_tasks_mode
+from django_webexteams.admin.columns import short_webex_id
 from django_webexteams.admin.encrypted import (
     EncryptedFieldsAdmin,
     WriteOnlySecretsForm,
@@ -65,7 +67,7 @@ class CredentialForm(WriteOnlySecretsForm):
 class CredentialAdmin(EncryptedFieldsAdmin):
     form = CredentialForm
     list_display = (
-        "__str__",
+        "label",
         "kind",
         "display_name",
         "email",
@@ -146,6 +148,14 @@ class CredentialAdmin(EncryptedFieldsAdmin):
     def refresh_token_redacted(self, obj: Credential) -> str:
         return self.redacted(obj, "refresh_token")
 
+    @admin.display(description=_("credential"), ordering="name")
+    def label(self, obj: Credential) -> str:
+        """``str(obj)``, with a bare person id (76-80 characters) shortened so the row fits
+        a 1280 px screen (issue 15)."""
+        if obj.name or obj.display_name or obj.email or not obj.webex_person_id:
+            return str(obj)
+        return format_html("{}: {}", obj.get_kind_display(), short_webex_id(obj.webex_person_id))
+
     actions = ("refresh_now", "check_token")
 
     @admin.action(description=_("Refresh now (OAuth user credentials)"), permissions=("change",))
@@ -189,9 +199,31 @@ class CredentialAdmin(EncryptedFieldsAdmin):
 
         _each(self, request, rows, refresh)
 
-    @admin.action(description=_("Check token (asks Webex who it belongs to)"))
+    # Security: the change permission, not view: the check uses the token, and near expiry
+    # client() spends the refresh token and saves new tokens. And only superusers may use
+    # another user's OAuth token (as on the live pages: bots or the staff member's own
+    # account), so a staff member cannot act as, or burn the refresh token of, someone else.
+    @admin.action(
+        description=_("Check token (asks Webex who it belongs to)"), permissions=("change",)
+    )
     def check_token(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
-        """``people.me()`` with each token: shows who Webex says it is, or why it fails."""
+        """``people.me()`` with each token: shows who Webex says it is, or why it fails.
+        Staff who are not superusers check bots and their own user credentials only."""
+        user: Any = request.user
+        if not user.is_superuser:
+            others = queryset.filter(kind=Credential.Kind.USER).exclude(owner_id=user.pk)
+            skipped = others.count()
+            if skipped:
+                self.message_user(
+                    request,
+                    _(
+                        "%(n)d credential(s) of other users skipped: only superusers may "
+                        "use another user's token."
+                    )
+                    % {"n": skipped},
+                    level=messages.WARNING,
+                )
+                queryset = queryset.exclude(pk__in=others.values_list("pk", flat=True))
         if _too_many(self, request, queryset.count()):
             return
 

@@ -41,6 +41,7 @@ from django_webexteams import crypto
 from django_webexteams.admin.encrypted import defer_encrypted
 from django_webexteams.admin.errors import describe_error
 from django_webexteams.clients import bot_token, client_for
+from django_webexteams.http import ascii_int
 from django_webexteams.models import Credential
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ class CredentialChoice:
     label: str
     pk: int | None
     is_bot: bool
+    scopes: tuple[str, ...] = ()
 
 
 def credential_choices(request: HttpRequest) -> list[CredentialChoice]:
@@ -158,20 +160,39 @@ def credential_choices(request: HttpRequest) -> list[CredentialChoice]:
         is_bot = row.kind == Credential.Kind.BOT
         who = row.display_name or row.email or row.name or row.webex_person_id
         label = str(row) if is_bot else gettext("My Webex account: %(who)s") % {"who": who}
-        choices.append(CredentialChoice(str(row.pk), label, row.pk, is_bot))
+        scopes = tuple(str(x) for x in row.scopes or ()) if isinstance(row.scopes, list) else ()
+        choices.append(CredentialChoice(str(row.pk), label, row.pk, is_bot, scopes))
     return choices
 
 
 def _pick_credential(
-    request: HttpRequest, choices: list[CredentialChoice]
+    request: HttpRequest, choices: list[CredentialChoice], *, admin_api: bool = False
 ) -> CredentialChoice | None:
+    """The choice named by ``?credential=``, else a default: the first one, or for an admin
+    API (``admin_api``: licenses) the choice most likely to be allowed to read it."""
     wanted = request.GET.get("credential")
     for choice in choices:
         if choice.key == wanted:
             return choice
     if wanted:
         messages.warning(request, gettext("That credential is not available to you."))
+    if admin_api:
+        return next(iter(sorted(choices, key=_admin_rank)), None)
     return choices[0] if choices else None
+
+
+#: Scopes that let a token read the organisation's licenses
+#: (https://developer.webex.com/docs/api/v1/licenses/list-licenses).
+LICENSE_SCOPES = frozenset({"spark-admin:licenses_read", "spark:all"})
+
+
+def _admin_rank(choice: CredentialChoice) -> int:
+    """Sort key: Webex never lets a bot read licenses (an administrator's user token only),
+    so a person's credential with a license scope comes first, then any person's, then
+    bots (issue 15: the default bot's 403 was the page's first impression)."""
+    if choice.is_bot:
+        return 2
+    return 0 if LICENSE_SCOPES & set(choice.scopes) else 1
 
 
 def _client(choice: CredentialChoice) -> tuple[WebexClient, Credential | None]:
@@ -239,11 +260,8 @@ def _query(request: HttpRequest, **changes: Any) -> str:
 
 
 def _page_size(request: HttpRequest, default: int) -> int:
-    try:
-        value = int(request.GET.get("max", default))
-    except ValueError:
-        value = default
-    return max(1, min(MAX_PAGE_SIZE, value))
+    value = ascii_int(request.GET.get("max"))
+    return max(1, min(MAX_PAGE_SIZE, default if value is None else value))
 
 
 # --- shared context ------------------------------------------------------------------------
@@ -524,7 +542,7 @@ def licenses_view(model_admin: ModelAdmin[Any], request: HttpRequest) -> HttpRes
 
     _check_view(model_admin, request)
     choices = credential_choices(request)
-    choice = _pick_credential(request, choices)
+    choice = _pick_credential(request, choices, admin_api=True)
     org_id = request.GET.get("org", "").strip()
     orgs: list[Any] = []
     rows: list[dict[str, Any]] = []
@@ -590,7 +608,7 @@ def license_detail_view(
     """
     _check_view(model_admin, request)
     choices = credential_choices(request)
-    choice = _pick_credential(request, choices)
+    choice = _pick_credential(request, choices, admin_api=True)
     org_id = request.GET.get("org", "").strip()
     lic = None
     holders: list[dict[str, Any]] = []

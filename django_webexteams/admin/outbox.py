@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from django_webexteams.admin.columns import short_webex_id
 from django_webexteams.admin.encrypted import EncryptedFieldsAdmin
 from django_webexteams.admin.paginator import EstimatedCountPaginator
 from django_webexteams.models import (
@@ -23,6 +24,8 @@ __all__ = [
 
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(EncryptedFieldsAdmin):
+    # Webex ids are 76-80 characters: shown shortened (short_webex_id), so that a 1280 px
+    # screen shows every column (issue 15); search still takes the full ids.
     list_display = (
         "created_at",
         "target",
@@ -30,7 +33,7 @@ class OutboundMessageAdmin(EncryptedFieldsAdmin):
         "credential",
         "attempts",
         "sent_at",
-        "webex_message_id",
+        "message_id_short",
     )
     list_filter = ("status",)
     list_select_related = ("credential",)
@@ -60,7 +63,13 @@ class OutboundMessageAdmin(EncryptedFieldsAdmin):
 
     @admin.display(description=_("target"))
     def target(self, obj: OutboundMessage) -> str:
-        return obj.room_id or obj.to_person_id or obj.to_person_email
+        if obj.room_id or obj.to_person_id:
+            return short_webex_id(obj.room_id or obj.to_person_id)
+        return obj.to_person_email
+
+    @admin.display(description=_("Webex message id"), ordering="webex_message_id")
+    def message_id_short(self, obj: OutboundMessage) -> str:
+        return short_webex_id(obj.webex_message_id)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Rows are created by messaging.send_message (which validates them and queues the

@@ -50,6 +50,7 @@ from .models import (
 )
 from .oauth import OAuthError, TokenResponse
 from .pagination import Page, PaginatedList
+from .resources._base import ExtraBody, ExtraParams
 from .retry import RetryExecutor, RetryPolicy
 from .retry_after import parse_retry_after
 from .signature import generate_secret, sign_body, verify_signature
@@ -60,6 +61,8 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "Event",
+    "ExtraBody",
+    "ExtraParams",
     "FileInfo",
     "ForbiddenError",
     "GoneError",

@@ -52,6 +52,27 @@ class WebexError(Exception):
         return (_rebuild, (type(self), self.args, state))
 
 
+def _without_secrets(response: requests.Response | None) -> requests.Response | None:
+    """``response`` with its request (and those of its redirect history) reduced to method
+    and URL. SECURITY: an error outlives the call (logged with ``exc_info``, kept by Sentry,
+    by a Celery result, by the caller); the request it came from holds the bearer token in
+    ``.headers`` and, at the token endpoint, ``client_secret`` and the refresh token in
+    ``.body``. The response is finished with once an error is built from it."""
+    if response is None:
+        return None
+    for item in (response, *response.history):
+        original = item.request
+        if original is None:
+            continue
+        redacted = requests.PreparedRequest()
+        redacted.method = original.method
+        redacted.url = original.url
+        redacted.headers = requests.structures.CaseInsensitiveDict()
+        redacted.body = None
+        item.request = redacted
+    return response
+
+
 def _rebuild(cls: type[WebexError], args: tuple[Any, ...], state: dict[str, Any]) -> WebexError:
     obj = cls.__new__(cls)
     Exception.__init__(obj, *args)
@@ -106,7 +127,7 @@ class ApiError(WebexError):
         self.message = message
         self.errors: list[dict[str, Any]] = list(errors or [])
         self.tracking_id = tracking_id
-        self.response = response
+        self.response = _without_secrets(response)
         self.method = method
         self.url = url
         super().__init__(self._describe())

@@ -21,6 +21,7 @@ __all__ = [
     "FileInfo",
     "FileInput",
     "Upload",
+    "is_url",
     "parse_content_disposition",
     "prepare_file",
     "safe_filename",
@@ -29,6 +30,13 @@ __all__ = [
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 
 FileInput = str | os.PathLike[str] | bytes | IO[bytes] | tuple[str, bytes | IO[bytes], str | None]
+
+
+def is_url(value: str) -> bool:
+    """Whether ``value`` is an ``http(s)://`` URL with a host (the scheme in any case, as
+    RFC 3986 allows: ``HTTPS://`` is a URL, not a file name)."""
+    scheme, sep, rest = value.partition("://")
+    return bool(sep) and scheme.lower() in ("http", "https") and rest[:1] not in ("", "/")
 
 
 @dataclass(frozen=True)
@@ -136,14 +144,26 @@ def _size_of(source: Path | bytes | IO[bytes]) -> int | None:
 def prepare_file(item: Any) -> str | Upload:
     """Turn one ``files`` item into a URL (Webex fetches it) or an :class:`Upload`.
 
-    Accepted: an ``http(s)://`` URL string; a path (``str`` or :class:`os.PathLike`); bytes;
-    a binary file object; ``(filename, bytes_or_fileobj, content_type_or_None)``.
-    Raises :class:`ValueError` for anything else, a missing file or one over 100 MB."""
+    Accepted: an ``http(s)://`` URL string; a local file as :class:`os.PathLike` (such as
+    :class:`pathlib.Path`); bytes; a binary file object;
+    ``(filename, bytes_or_fileobj, content_type_or_None)``. Raises :class:`ValueError` for
+    anything else (a ``str`` that is not a URL included), a missing file or one over 100 MB.
+
+    Security: a string is only ever a URL, never a path. Apps pass on "file URLs" from their
+    users; if a string could name a local file, ``"/proc/self/environ"`` (the encryption
+    keys, the bot token) would be uploaded into a space. Reading a local file takes a
+    ``Path`` or an open file, which only the app's own code makes."""
     filename: str
     content_type: str | None = None
     source: Path | bytes | IO[bytes]
-    if isinstance(item, str) and item.startswith(("http://", "https://")):
-        return item
+    if isinstance(item, str):
+        if is_url(item):
+            return item
+        raise ValueError(
+            "a file given as a string must be an http(s):// URL (Webex fetches it); to upload "
+            "a local file pass a pathlib.Path or an open binary file: strings are never read "
+            "as paths"
+        )
     if isinstance(item, tuple):
         if len(item) not in (2, 3) or not isinstance(item[0], str):
             raise ValueError("a file tuple is (filename, bytes or file object, content_type)")
@@ -155,7 +175,7 @@ def prepare_file(item: Any) -> str | Upload:
         if not isinstance(data, bytes) and not hasattr(data, "read"):
             raise ValueError("a file tuple's second item must be bytes or a binary file object")
         source = data
-    elif isinstance(item, str | os.PathLike):
+    elif isinstance(item, os.PathLike):
         path = Path(item)
         if not path.is_file():
             raise ValueError(f"file to upload not found: {os.fspath(path)!r}")
@@ -169,7 +189,7 @@ def prepare_file(item: Any) -> str | Upload:
         source = item
     else:
         raise ValueError(
-            "files items must be a URL, a path, bytes, a binary file object or "
+            "files items must be a URL, a pathlib.Path, bytes, a binary file object or "
             f"(filename, data, content_type); got {type(item).__name__}"
         )
     size = _size_of(source)

@@ -58,7 +58,7 @@ from django_webexteams.client import (
     TransportError,
     WebexError,
 )
-from django_webexteams.clients import bot_token, client_for, rate_limit_key
+from django_webexteams.clients import bot_token, client_for, rate_limit_key, remember_sender
 from django_webexteams.messaging import ratelimit
 from django_webexteams.messaging.countdown import (
     _backoff_countdown,
@@ -442,6 +442,8 @@ def _mark_sent(
             "status", "webex_message_id", "tracking_id", "sent_at", "last_error", "updated_at",
         ]
     )  # fmt: skip
+    # Webex says who sent it: the loop breaker's (_answers_itself) view of this identity.
+    remember_sender(row.credential, message.person_id)
     if row.file:
         # The stored copy has done its job. A storage error must not undo "sent".
         try:

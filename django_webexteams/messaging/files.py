@@ -12,6 +12,7 @@ from typing import IO, Any
 from django.core.files import File
 from django.core.files.base import ContentFile
 
+from django_webexteams.client.files import is_url
 from django_webexteams.messaging.errors import InvalidMessageError
 
 __all__ = [
@@ -34,11 +35,11 @@ class _FileSpec:
 
 
 def _is_url(value: str) -> bool:
-    return value.startswith(("https://", "http://"))
+    return is_url(value)
 
 
 def _file_spec(file: Any) -> _FileSpec:
-    """Accepts what the client accepts: a URL, a path, a Django ``File`` (e.g. an upload), a
+    """Accepts what the client accepts: a URL, a ``Path``, a Django ``File`` (an upload), a
     binary file object with a ``name``, or ``(filename, bytes_or_fileobj[, content_type])``."""
     if isinstance(file, list):
         if len(file) != 1:
@@ -57,7 +58,14 @@ def _file_spec(file: Any) -> _FileSpec:
         if len(file) > 255:  # kept in OutboundMessage.file_name (max_length 255)
             raise InvalidMessageError("a file URL may be at most 255 characters long")
         return _FileSpec(os.path.basename(file.split("?", 1)[0]) or "file", url=file)
-    if isinstance(file, str | Path):
+    if isinstance(file, str):
+        # Security: a string is a URL or nothing, never a path (see client.files.prepare_file:
+        # a user-supplied "file URL" must not upload /proc/self/environ).
+        raise InvalidMessageError(
+            "file= as a string must be an http(s):// URL; pass a local file as a "
+            "pathlib.Path or an open binary file (strings are never read as paths)"
+        )
+    if isinstance(file, os.PathLike):
         path = Path(file)
         if not path.is_file():
             raise InvalidMessageError(f"no such file: {path}")

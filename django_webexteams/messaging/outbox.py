@@ -7,6 +7,7 @@ The row is written in the caller's transaction and its delivery enqueued on comm
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from django.template.loader import render_to_string
 
 from django_webexteams.messaging.errors import InvalidMessageError
 from django_webexteams.messaging.files import _check_file_size, _file_spec, _FileSpec
+from django_webexteams.messaging.loop_breaker import _answers_itself
 from django_webexteams.messaging.queue import _enqueue_on_commit
 from django_webexteams.models import OutboundMessage
 
@@ -30,6 +32,9 @@ __all__ = [
     "send_message",
     "send_template",
 ]
+
+# The name this logger had before the package split: LOGGING settings name it.
+logger = logging.getLogger("django_webexteams.messaging")
 
 
 #: Webex: "The maximum message length is 7439 bytes" for text and markdown, each, in UTF-8
@@ -90,9 +95,10 @@ def send_message(
 
     Exactly one of ``room_id``, ``to_person_id``, ``to_person_email``; at least one of
     ``text``, ``markdown`` (a str or a ``MarkdownBuilder``, used as ``str()``), ``file``,
-    ``attachments`` (one adaptive card dict, or a list with one). ``file``: a path, a URL
-    (Webex fetches it), a Django ``File``/upload, a named binary file object or
-    ``(filename, data[, content_type])``; it is copied to Django's default storage under
+    ``attachments`` (one adaptive card dict, or a list with one). ``file``: a
+    ``pathlib.Path``, a URL string (Webex fetches it; a ``str`` is never a path), a Django
+    ``File``/upload, a named binary file object or ``(filename, data[, content_type])``;
+    it is copied to Django's default storage under
     ``WEBEXTEAMS["FILE_STORAGE_PREFIX"]`` and deleted once sent. The content type sent to
     Webex is guessed from the file name. ``credential``: who sends (``None``: the bot token
     from settings). ``idempotency_key``: a second call with the same key returns the first
@@ -130,6 +136,7 @@ def send_message(
             if existing is not None:
                 return existing
 
+        loop = _answers_itself(credential)
         row = OutboundMessage(
             credential=credential,
             room_id=room_id or "",
@@ -141,6 +148,12 @@ def send_message(
             attachments=cards,
             idempotency_key=idempotency_key or None,
         )
+        if loop:
+            # Stored (visible in the admin, and an idempotency key stays taken) but never sent.
+            row.status = OutboundMessage.Status.FAILED
+            row.last_error = loop
+            logger.warning("Outbound message not sent: %s", loop)
+            return _store(row, None, idempotency_key, enqueue=False)
         return _store(row, spec, idempotency_key, enqueue)
     finally:
         if spec is not None and spec.to_close is not None:

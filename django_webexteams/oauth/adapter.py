@@ -113,6 +113,26 @@ class DefaultAdapter:
         )
         if len(users) != 1 or not self.can_match_by_email(request, users[0]):
             return None
+        # Security: a user already linked to another Webex identity is not given a second
+        # one by e-mail (the address may have moved to a new Webex account, or been reused);
+        # only its owner, logged in, may add one through the connect flow. Same refusal as
+        # connect mode's for an identity in use.
+        from django_webexteams.models import Credential
+
+        linked_elsewhere = (
+            Credential.objects.filter(kind=Credential.Kind.USER, owner=users[0])
+            .exclude(webex_person_id=str(person.id))
+            .exists()
+        )
+        if linked_elsewhere:
+            raise OAuthLoginError(
+                "identity_in_use",
+                _(
+                    "The account on this site with your e-mail address is already connected "
+                    "to another Webex account. Sign in there and connect this one instead."
+                ),
+                403,
+            )
         return users[0]
 
     def can_match_by_email(self, request: HttpRequest, user: AbstractBaseUser) -> bool:

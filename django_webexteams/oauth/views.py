@@ -34,6 +34,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from django_webexteams import conf, signals
+from django_webexteams.http import ascii_int
 from django_webexteams.oauth.adapter import DefaultAdapter, OAuthLoginError, get_adapter
 from django_webexteams.oauth.backends import VerifiedWebexLogin
 
@@ -246,24 +247,31 @@ def _callback(request: HttpRequest, adapter: DefaultAdapter) -> HttpResponse:
             "profile_failed", _("Webex did not tell us who you are. Please try again."), 400
         )
 
-    if connect_user is not None:
-        user = _check_connect(request, adapter, connect_user, person)
-    else:
-        user = _resolve_user(request, adapter, person)
-        # Security: only the backend's own proof object logs in through WebexBackend.
-        authenticated = authenticate(
-            request, webex_login=VerifiedWebexLogin(user=user, person_id=str(person.id))
-        )
-        if authenticated is None:
-            logger.error(
-                "Log in with Webex: authenticate() refused user %s. Is "
-                '"django_webexteams.backends.WebexBackend" in AUTHENTICATION_BACKENDS?',
-                user.pk,
+    # One transaction from the user's creation to the stored credential: a login refused
+    # after the adapter created the user (authenticate() returns None, e.g. WebexBackend not
+    # in AUTHENTICATION_BACKENDS: check webexteams.E008) leaves no user behind, instead of
+    # one more "alice@example.com-N" per attempt (issue 15).
+    with transaction.atomic():
+        if connect_user is not None:
+            user = _check_connect(request, adapter, connect_user, person)
+        else:
+            user = _resolve_user(request, adapter, person)
+            # Security: only the backend's own proof object logs in through WebexBackend.
+            authenticated = authenticate(
+                request, webex_login=VerifiedWebexLogin(user=user, person_id=str(person.id))
             )
-            raise OAuthLoginError("login_refused", _("Your account cannot sign in right now."), 403)
-        user = authenticated
+            if authenticated is None:
+                logger.error(
+                    "Log in with Webex: authenticate() refused user %s. Is "
+                    '"django_webexteams.backends.WebexBackend" in AUTHENTICATION_BACKENDS?',
+                    user.pk,
+                )
+                raise OAuthLoginError(
+                    "login_refused", _("Your account cannot sign in right now."), 403
+                )
+            user = authenticated
 
-    credential = _store_credential(request, adapter, user, person, token)
+        credential = _store_credential(request, adapter, user, person, token)
     if connect_user is None:
         # Security: login() rotates the session key (session fixation). The state was
         # already popped from the session above, so the new key carries no reusable state.
@@ -430,8 +438,10 @@ def disconnect(request: HttpRequest) -> HttpResponse:
         )
     pk = request.POST.get("credential")
     if pk:
-        # Security: the owner filter above keeps users to their own credentials.
-        credentials = credentials.filter(pk=pk) if pk.isdigit() else credentials.none()
+        # Security: the owner filter above keeps users to their own credentials. ASCII
+        # digits only ("²".isdigit() is true, and int("²") fails).
+        number = ascii_int(pk)
+        credentials = credentials.filter(pk=number) if number is not None else credentials.none()
     removed = 0
     for credential in credentials:
         try:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .delivery import Delivery, sign
     from .fake import FakeCallError, FakeWebex, Obj
     from .ids import decode_id, iso, make_id
-    from .state import Person
+    from .state import Organization, Person
 
 _EXPORTS = {
     "Delivery": ".delivery",
@@ -28,6 +28,7 @@ _EXPORTS = {
     "decode_id": ".ids",
     "iso": ".ids",
     "make_id": ".ids",
+    "Organization": ".state",
     "Person": ".state",
 }
 
@@ -36,6 +37,7 @@ __all__ = [
     "FakeCallError",
     "FakeWebex",
     "Obj",
+    "Organization",
     "Person",
     "decode_id",
     "iso",

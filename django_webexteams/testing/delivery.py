@@ -71,11 +71,42 @@ class Delivery:
         )
 
 
+#: The filter keys Webex supports per resource (Webhooks guide, "Filtering Webhooks"). Other
+#: resources (meetings, recordings, ...) are not emitted by the fake, so not listed here.
+FILTER_KEYS: dict[str, frozenset[str]] = {
+    "messages": frozenset(
+        {"roomId", "roomType", "personId", "personEmail", "mentionedPeople", "hasFiles"}
+    ),
+    "memberships": frozenset({"roomId", "personId", "personEmail", "isModerator"}),
+    "rooms": frozenset({"type", "isLocked"}),
+    "attachmentActions": frozenset({"messageId", "personId", "roomId"}),
+}
+
+
+def unsupported_filter_keys(resource: str, filter: str) -> list[str]:
+    """The keys of ``filter`` that ``resource`` does not support (for ``all``: that no
+    resource supports); empty for resources the fake does not emit."""
+    if resource == "all":
+        known: frozenset[str] = frozenset().union(*FILTER_KEYS.values())
+    elif resource in FILTER_KEYS:
+        known = FILTER_KEYS[resource]
+    else:
+        return []
+    keys = [key for key, _ in parse_qsl(filter, keep_blank_values=True)]
+    return [key for key in dict.fromkeys(keys) if key not in known]
+
+
 def _filter_matches(hook: Webhook, ev: PendingEvent, state: State) -> bool:
     if not hook.filter:
         return True
     data = ev.hook_data
+    supported = FILTER_KEYS.get(ev.resource)
     for key, value in parse_qsl(hook.filter, keep_blank_values=True):
+        if supported is not None and key not in supported:
+            # Webex applies a filter per resource: an event of a resource that cannot be
+            # filtered by this key (a firehose webhook's roomId on a rooms event) is not
+            # delivered, rather than delivered unfiltered.
+            return False
         if key == "mentionedPeople":
             wanted = hook.created_by if value == "me" else value
             if wanted not in (data.get("mentionedPeople") or []):
@@ -100,6 +131,19 @@ def _filter_matches(hook: Webhook, ev: PendingEvent, state: State) -> bool:
     return True
 
 
+def _orgs_of(state: State, ev: PendingEvent) -> set[str]:
+    """The organizations an event belongs to: the actor's, and the owner of its space (an
+    org-wide webhook hears its own organization's activity only)."""
+    orgs: set[str] = set()
+    actor = state.people.get(ev.actor_id)
+    if actor is not None:
+        orgs.add(actor.org_id)
+    room = state.rooms.get(ev.room_id or "") if ev.room_id else None
+    if room is not None and room.owner_id:
+        orgs.add(room.owner_id)
+    return orgs
+
+
 def match(state: State, ev: PendingEvent) -> list[tuple[Webhook, dict[str, Any]]]:
     """Webhooks that fire for ``ev`` with their envelopes. Call under ``state.lock``."""
     out = []
@@ -110,7 +154,10 @@ def match(state: State, ev: PendingEvent) -> list[tuple[Webhook, dict[str, Any]]
             continue
         owner = state.people.get(hook.created_by)
         in_scope = hook.created_by in (ev.owner_ids or []) or (
-            hook.owned_by == "org" and owner is not None and owner.is_admin
+            hook.owned_by == "org"
+            and owner is not None
+            and owner.is_admin
+            and hook.org_id in _orgs_of(state, ev)
         )
         if not in_scope or not _filter_matches(hook, ev, state):
             continue

@@ -12,7 +12,7 @@ from .app import FakeApp, RecordedRequest
 from .clock import Clock
 from .delivery import Delivery, Dispatcher
 from .faults import FaultRule, Faults, Quirks, RateLimit
-from .state import OAuthClient, Person, State, Token
+from .state import OAuthClient, Organization, Person, State, Token
 
 # Stand-in host for in-process use (adapter) before/without a real server.
 INPROCESS_BASE_URL = "http://fake-webex.invalid/v1"
@@ -143,14 +143,24 @@ class FakeWebex:
         licenses: Sequence[str] | None = None,
         roles: Sequence[str] | None = None,
         token: str | None = None,
+        org: Organization | str | None = None,
     ) -> Person:
         """A person with a never-expiring token (``.token``), like a personal access token.
-        ``licenses``/``roles`` take names ("Messaging") or ids."""
+        ``licenses``/``roles`` take names ("Messaging") or ids; ``org`` (an
+        :meth:`add_organization` result or an org id) is the person's organization (default:
+        the fake's first one), whose licenses the names refer to."""
         with self.state.lock:
-            lic_ids = None if licenses is None else [self._lic(x) for x in licenses]
+            org_id = self._org_id(org)
+            lic_ids = None if licenses is None else [self._lic(x, org_id) for x in licenses]
             role_ids = None if roles is None else [self._role(x) for x in roles]
             return self.state.create_person(
-                email, display_name, admin=admin, licenses=lic_ids, roles=role_ids, token=token
+                email,
+                display_name,
+                admin=admin,
+                licenses=lic_ids,
+                roles=role_ids,
+                token=token,
+                org_id=org_id,
             )
 
     def add_admin(
@@ -159,11 +169,22 @@ class FakeWebex:
         """A Full Administrator (admin APIs, compliance events, org webhooks)."""
         return self.add_person(email, display_name, admin=True, **kw)
 
-    def add_compliance_officer(self, email: str, display_name: str | None = None) -> Person:
-        return self.add_person(email, display_name, roles=["Compliance Officer"])
+    def add_compliance_officer(
+        self,
+        email: str,
+        display_name: str | None = None,
+        *,
+        org: Organization | str | None = None,
+    ) -> Person:
+        return self.add_person(email, display_name, roles=["Compliance Officer"], org=org)
 
     def add_bot(
-        self, display_name: str, email: str | None = None, *, token: str | None = None
+        self,
+        display_name: str,
+        email: str | None = None,
+        *,
+        token: str | None = None,
+        org: Organization | str | None = None,
     ) -> Person:
         """A bot (``type: bot``, e-mail ``...@webex.bot``)."""
         if email is None:
@@ -172,7 +193,9 @@ class FakeWebex:
             )
             email = f"{slug or 'bot'}-{uuid.uuid4().hex[:6]}@webex.bot"
         with self.state.lock:
-            return self.state.create_person(email, display_name, type="bot", token=token)
+            return self.state.create_person(
+                email, display_name, type="bot", token=token, org_id=self._org_id(org)
+            )
 
     def person(self, email_or_id: str) -> Person | None:
         with self.state.lock:
@@ -201,10 +224,18 @@ class FakeWebex:
         with self.state.lock:
             return self.state.tokens.get(token)
 
-    def _lic(self, name_or_id: str) -> str:
+    def _org_id(self, org: Organization | str | None) -> str:
+        if org is None:
+            return self.state.org.id
+        org_id = org.id if isinstance(org, Organization) else org
+        if org_id not in self.state.orgs:
+            raise ValueError(f"no such organization: {org_id!r}")
+        return org_id
+
+    def _lic(self, name_or_id: str, org_id: str | None = None) -> str:
         if name_or_id in self.state.licenses:
             return name_or_id
-        return self.state.license_named(name_or_id).id
+        return self.state.license_named(name_or_id, org_id).id
 
     def _role(self, name_or_id: str) -> str:
         if name_or_id in self.state.roles:
@@ -221,8 +252,19 @@ class FakeWebex:
         with self.state.lock:
             return self.state.add_org(display_name).id
 
-    def license_id(self, name: str) -> str:
-        return self.state.license_named(name).id
+    def add_organization(self, display_name: str) -> Organization:
+        """Another, independent organization (a second tenant) with its own subscription
+        (the same license names, its own ids and meeting site). Pass it as ``org=`` to
+        :meth:`add_person`, :meth:`add_admin`, :meth:`add_bot`, ... Its people, licenses,
+        compliance events and org-wide webhooks are its own: the other organizations'
+        administrators get 404 for them (``GET /people/{id}`` still finds its people, as
+        Webex's directory does, without their licenses and roles)."""
+        with self.state.lock:
+            return self.state.add_organization(display_name)
+
+    def license_id(self, name: str, *, org: Organization | str | None = None) -> str:
+        with self.state.lock:
+            return self.state.license_named(name, self._org_id(org)).id
 
     def role_id(self, name: str) -> str:
         return self.state.role_named(name).id

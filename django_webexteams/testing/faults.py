@@ -40,6 +40,9 @@ class Quirks:
 
     next_link_max_null: bool = False  # next links carry "max=null"
     next_link_drops_filters: bool = False  # next links lose the original query filters
+    # GET /licenses/{id} ignores includeAssignedTo (no "users"), as in organizations where
+    # Webex does not support it: clients must fall back (the admin license page scans people).
+    license_users_unsupported: bool = False
 
 
 @dataclass

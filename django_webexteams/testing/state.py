@@ -68,6 +68,7 @@ class License:
     site_url: str | None = None
     site_type: str | None = None
     consumed_by_workspaces: int = 0
+    org_id: str = ""  # the organization whose subscription holds it
 
     def to_json(self, consumed_by_users: int) -> dict[str, Any]:
         return _drop_none(
@@ -466,31 +467,59 @@ class State:
         ):
             role = Role(make_id("ROLE"), name)
             self.roles[role.id] = role
+        self._seed_licenses(org, "fakeorg", "Sub-fake-0001")
+        return org
+
+    def _seed_licenses(self, org: Organization, site_slug: str, subscription: str) -> None:
         # Names as Control Hub shows them.
-        for name, total, site in (
+        site = f"{site_slug}.webex.com"
+        for name, total, lic_site in (
             ("Messaging", 1000, None),
             ("Advanced Messaging", 100, None),
             ("Advanced Space Control", 100, None),
-            ("Meeting - Webex Enterprise Edition", 50, "fakeorg.webex.com"),
-            ("Meeting - Webex Meetings Assistant", 50, "fakeorg.webex.com"),
+            ("Meeting - Webex Enterprise Edition", 50, site),
+            ("Meeting - Webex Meetings Assistant", 50, site),
             ("Webex Calling - Professional", 25, None),
         ):
             lic = License(
                 make_id("LICENSE"),
                 name,
                 total,
-                subscription_id="Sub-fake-0001",
-                site_url=site,
-                site_type="Control Hub managed site" if site else None,
+                subscription_id=subscription,
+                site_url=lic_site,
+                site_type="Control Hub managed site" if lic_site else None,
+                org_id=org.id,
             )
             self.licenses[lic.id] = lic
+
+    def add_organization(self, display_name: str) -> Organization:
+        """Another organization, independent of the first one (no partner relation), with its
+        own subscription: the same license names, its own license ids and meeting site."""
+        org_uuid = str(uuid.uuid4())
+        org = Organization(
+            make_id("ORGANIZATION", org_uuid), display_name, self.clock.now(), org_uuid
+        )
+        self.orgs[org.id] = org
+        n = len(self.orgs)
+        self._seed_licenses(org, f"fakeorg{n}", f"Sub-fake-{n:04d}")
         return org
 
     def role_named(self, name: str) -> Role:
         return next(r for r in self.roles.values() if r.name == name)
 
-    def license_named(self, name: str) -> License:
-        return next(lic for lic in self.licenses.values() if lic.name == name)
+    def licenses_of(self, org_id: str) -> list[License]:
+        return [lic for lic in self.licenses.values() if lic.org_id == org_id]
+
+    def license_named(self, name: str, org_id: str | None = None) -> License:
+        org_id = org_id or self.org.id
+        return next(
+            lic for lic in self.licenses.values() if lic.name == name and lic.org_id == org_id
+        )
+
+    def administers(self, person: Person, org_id: str) -> bool:
+        """Whether ``person`` is an administrator of ``org_id`` (its own organization, or a
+        customer organization its organization manages)."""
+        return person.is_admin and any(o.id == org_id for o in self.visible_orgs(person))
 
     def consumed(self, license_id: str) -> int:
         return sum(1 for p in self.people.values() if license_id in p.licenses)
@@ -512,9 +541,9 @@ class State:
         ]
         return out
 
-    def meeting_sites(self) -> set[str]:
-        """The meeting sites of the organization's licenses."""
-        return {lic.site_url for lic in self.licenses.values() if lic.site_url}
+    def meeting_sites(self, org_id: str | None = None) -> set[str]:
+        """The meeting sites of an organization's licenses (by default the first one's)."""
+        return {lic.site_url for lic in self.licenses_of(org_id or self.org.id) if lic.site_url}
 
     def visible_orgs(self, person: Person) -> list[Organization]:
         """The person's own organization, then the customer organizations it manages."""
@@ -549,21 +578,23 @@ class State:
         roles: list[str] | None = None,
         with_token: bool = True,
         token: str | None = None,
+        org_id: str | None = None,
     ) -> Person:
         now = self.clock.now()
+        org = self.orgs[org_id or self.org.id]
         if display_name is None:
             display_name = email.split("@")[0].replace(".", " ").title()
         if first_name is None and type == "person" and " " in display_name:
             first_name, _, last_name = display_name.partition(" ")
         if licenses is None:
-            licenses = [] if type == "bot" else [self.license_named("Messaging").id]
+            licenses = [] if type == "bot" else self._default_licenses(org.id)
         if roles is None:
             roles = [self.role_named("Full Administrator").id] if admin else []
         person = Person(
             id=make_id("PEOPLE"),
             emails=[email.lower()],
             display_name=display_name,
-            org_id=self.org.id,
+            org_id=org.id,
             created=now,
             type=type,
             first_name=first_name,
@@ -574,10 +605,14 @@ class State:
         self.refresh_admin_flags(person)
         self.people[person.id] = person
         if with_token:
-            person.token = token or new_token(self.org.uuid)
+            person.token = token or new_token(org.uuid)
             # Personal and bot tokens carry every scope ("*"); see scopes.py.
             self.tokens[person.token] = Token(person.token, person.id, None, ["*"])
         return person
+
+    def _default_licenses(self, org_id: str) -> list[str]:
+        # A customer organization made with add_org has no subscription, hence no license.
+        return [lic.id for lic in self.licenses_of(org_id) if lic.name == "Messaging"]
 
     def refresh_admin_flags(self, person: Person) -> None:
         names = {self.roles[r].name for r in person.roles if r in self.roles}
@@ -596,7 +631,8 @@ class State:
         scopes: list[str],
         client_id: str | None = None,
     ) -> Token:
-        value = new_token(self.org.uuid)
+        org = self.orgs.get(person.org_id, self.org)
+        value = new_token(org.uuid)
         expires = None if lifetime is None else self.clock.time() + lifetime
         token = Token(value, person.id, expires, list(scopes), client_id)
         self.tokens[value] = token
@@ -722,12 +758,14 @@ class State:
 
     # --- compliance events ------------------------------------------------------------------
     def record_event(self, resource: str, type: str, actor_id: str, data: dict[str, Any]) -> Event:
+        actor = self.people.get(actor_id)
         event = Event(
             id=make_id("EVENT"),
             resource=resource,
             type=type,
             actor_id=actor_id,
-            org_id=self.org.id,
+            # The actor's organization: its compliance officers see the event.
+            org_id=actor.org_id if actor is not None else self.org.id,
             created=self.clock.now(),
             data=data,
             app_id=None,

@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from django_webexteams import conf, signals
-from django_webexteams.events import WebhookEvent
+from django_webexteams.events import _DISPATCHING, WebhookEvent
 from django_webexteams.models import Webhook, WebhookDelivery
 from django_webexteams.webhooks import outcomes
 from django_webexteams.webhooks.own_events import _is_own_event
@@ -98,13 +98,18 @@ def _dispatch(
     if not conf.get("WEBHOOK_DISPATCH_OWN_EVENTS") and _is_own_event(event, webhook, own_id):
         return WebhookDelivery.Status.IGNORED
     specific = signals.EVENT_SIGNALS.get((event.resource, event.event))
-    for signal in (signals.webhook_received, specific):
-        if signal is None:
-            continue
-        responses = signal.send_robust(
-            sender=Webhook, event=event, webhook=webhook, delivery=delivery
-        )
-        failures.extend((r, res) for r, res in responses if isinstance(res, BaseException))
+    # While receivers run, send_message knows which event it answers (its loop breaker).
+    token = _DISPATCHING.set((event, webhook))
+    try:
+        for signal in (signals.webhook_received, specific):
+            if signal is None:
+                continue
+            responses = signal.send_robust(
+                sender=Webhook, event=event, webhook=webhook, delivery=delivery
+            )
+            failures.extend((r, res) for r, res in responses if isinstance(res, BaseException))
+    finally:
+        _DISPATCHING.reset(token)
     return WebhookDelivery.Status.FAILED if failures else WebhookDelivery.Status.PROCESSED
 
 

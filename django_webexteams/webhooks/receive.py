@@ -108,6 +108,8 @@ def receive(request: HttpRequest, uuid: uuid_module.UUID) -> HttpResponse:
             return _answer(404, "unknown webhook")
         valid = _signed(registration, body, signature)
     if not valid:
+        valid = _signed_before_rotation(registration, body, signature)
+    if not valid:
         reason = "bad signature" if registration.secret else "webhook has no secret"
         return _reject(403, uuid, reason)
 
@@ -119,7 +121,10 @@ def receive(request: HttpRequest, uuid: uuid_module.UUID) -> HttpResponse:
         registration, cached = lookup_registration(uuid, fresh=True)  # re-registered?
         if registration is None:
             return _answer(404, "unknown webhook")
-        if not _signed(registration, body, signature):
+        if not (
+            _signed(registration, body, signature)
+            or _signed_before_rotation(registration, body, signature)
+        ):
             return _reject(403, uuid, "bad signature")
     if payload.get("id") != registration.webex_id:
         # Signed with our secret but for another registration (a copied secret, or a replay
@@ -152,3 +157,11 @@ def _signed(registration: Registration, body: bytes, signature: str) -> bool:
     if not registration.secret:
         return False
     return verify_signature(registration.secret, body, signature)
+
+
+def _signed_before_rotation(registration: Registration, body: bytes, signature: str) -> bool:
+    """Signed with the secret before the last rotation, during its grace period
+    (``WEBHOOK_SECRET_GRACE_SECONDS``: deliveries Webex signed before it took the new
+    secret); never after it. Asked only once the current secret failed (off the hot path)."""
+    previous = registration.previous_secret_in_grace()
+    return bool(previous) and verify_signature(previous, body, signature)

@@ -198,15 +198,20 @@ def rotate_secret(webhook: Webhook) -> Webhook:
     """Give ``webhook`` a new secret at Webex, then store it.
 
     The new secret is stored only after Webex accepted it: if the PUT fails, the row keeps
-    the secret Webex still signs with. Deliveries in flight while this runs may carry the
-    old signature and get a 403; Webex counts them as failed deliveries.
+    the secret Webex still signs with. Deliveries Webex signed with the old secret (in
+    flight while this runs) are still accepted for ``WEBHOOK_SECRET_GRACE_SECONDS`` after
+    the rotation, and never after: the old secret is kept as ``previous_secret`` with the
+    rotation time. Saving the row invalidates every process's registration cache (through
+    the shared cache, see :func:`forget_registrations`).
     """
     from django_webexteams.client import generate_secret
 
     new_secret = generate_secret()
     _update_remote(webhook, secret=new_secret)
+    webhook.previous_secret = webhook.secret
+    webhook.secret_rotated_at = timezone.now()
     webhook.secret = new_secret
-    webhook.save(update_fields=["secret", "updated_at"])
+    webhook.save(update_fields=["secret", "previous_secret", "secret_rotated_at", "updated_at"])
     logger.info("Rotated the secret of %r", webhook)
     return webhook
 

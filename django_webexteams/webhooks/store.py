@@ -14,7 +14,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from django_webexteams import conf
-from django_webexteams.models import Webhook, WebhookDelivery
+from django_webexteams.models import PrunedDelivery, Webhook, WebhookDelivery
 from django_webexteams.webhooks.dispatch import _process
 from django_webexteams.webhooks.lookup import _attnames
 from django_webexteams.webhooks.payload import dedupe_key
@@ -49,10 +49,20 @@ def _build_insert_sql(connection: Any) -> str | None:
             return None
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in _insert_fields())
-    marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
-    # Identifiers come from the model's metadata, quoted; every value is a parameter.
+    if connection.vendor == "postgresql":
+        # INSERT ... SELECT: PostgreSQL types the parameters by the casts (VALUES would take
+        # the columns' types; there is no assignment cast from text to jsonb).
+        marks = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in _insert_fields())
+    else:
+        marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    pruned = qn(PrunedDelivery._meta.db_table)
+    # Identifiers come from the model's metadata, quoted; every value is a parameter. The
+    # NOT EXISTS is the replay-after-prune check (a pruned delivery's key is kept in
+    # PrunedDelivery): one primary-key probe inside the same statement, no extra query.
+    # (The WHERE also settles SQLite's INSERT ... SELECT ... ON CONFLICT parsing ambiguity.)
     return (
-        f"INSERT INTO {qn(WebhookDelivery._meta.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608
+        f"INSERT INTO {qn(WebhookDelivery._meta.db_table)} ({columns}) SELECT {marks} "  # noqa: S608
+        f"WHERE NOT EXISTS (SELECT 1 FROM {pruned} WHERE {qn('dedupe_key')} = %s) "
         f"ON CONFLICT ({qn('dedupe_key')}) DO NOTHING RETURNING {qn('id')}"
     )
 
@@ -88,8 +98,8 @@ def _row(values: dict[str, Any]) -> list[Any]:
 
 
 def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
-    """Write a delivery row unless its dedupe key is stored: its primary key if this call
-    wrote it, else ``None``.
+    """Write a delivery row unless its dedupe key is stored (on a delivery, or on a
+    :class:`PrunedDelivery`): its primary key if this call wrote it, else ``None``.
 
     One statement. Outside a transaction it is its own durable commit; a duplicate (also
     one racing in from another connection: PostgreSQL waits for the other insert to commit
@@ -100,6 +110,9 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
     connection = connections[using]
     sql = _insert_sql(connection)
     if sql is None:
+        # Other backends: the pruned-key check is a query of its own.
+        if PrunedDelivery.objects.using(using).filter(pk=values["dedupe_key"]).exists():
+            return None
         delivery = WebhookDelivery(*_row(values))
         try:
             with transaction.atomic(using=using):
@@ -124,6 +137,7 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
             params.append(f.get_db_prep_save(values["received_at"], connection))
         else:
             params.append(values[f.attname])  # str and int: every driver binds them as-is
+    params.append(values["dedupe_key"])  # the NOT EXISTS of pruned keys
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -196,9 +210,17 @@ def accept_delivery(
 # --- retention --------------------------------------------------------------------------------
 
 
+#: Deliveries deleted (and keys kept) per transaction by :func:`prune_deliveries`.
+_PRUNE_BATCH = 1000
+
+
 def prune_deliveries(days: int | None = None, *, dry_run: bool = False) -> int:
     """Delete deliveries received more than ``days`` (default ``DELIVERY_RETENTION_DAYS``)
-    days ago; returns how many (would be) deleted. ``days <= 0`` is refused."""
+    days ago; returns how many (would be) deleted. ``days <= 0`` is refused.
+
+    Security: each deleted delivery's dedupe key is kept as a :class:`PrunedDelivery` (in
+    the same transaction), so a captured body replayed after the prune is still a
+    duplicate: Webex signs no timestamp, a signature never expires."""
     if days is None:
         days = int(conf.get("DELIVERY_RETENTION_DAYS"))
     if days <= 0:
@@ -207,5 +229,14 @@ def prune_deliveries(days: int | None = None, *, dry_run: bool = False) -> int:
     old = WebhookDelivery.objects.filter(received_at__lt=cutoff)
     if dry_run:
         return old.count()
-    deleted, _ = old.delete()
-    return deleted
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch = list(old.order_by().values_list("pk", "dedupe_key")[:_PRUNE_BATCH])
+            if not batch:
+                return deleted
+            PrunedDelivery.objects.bulk_create(
+                [PrunedDelivery(dedupe_key=key) for _pk, key in batch], ignore_conflicts=True
+            )
+            count, _ = WebhookDelivery.objects.filter(pk__in=[pk for pk, _key in batch]).delete()
+            deleted += count

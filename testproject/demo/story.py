@@ -182,11 +182,30 @@ def worker_honours_retry_after(s: Story) -> list[str]:
 
 
 def reply_shown(s: Story) -> list[str]:
+    from django_webexteams.models import OutboundMessage, WebhookDelivery
+
     row = s.made["reply_row"]
     reply = s.client("alice").messages.get(row.webex_message_id)
     if reply.parent_id != s.made["hello"].id:
         raise StepFailed("the reply is not in the thread of Alice's message")
-    return [f'Echo Bot, in the thread: "{reply.text}"']
+    # The reply comes back as a messages:created delivery too (the webhook has no filter):
+    # it must be recognised as the bot's own and ignored, or the bot answers itself forever.
+    own = s.wait(
+        "the webhook delivery of the bot's own reply",
+        lambda: WebhookDelivery.objects.filter(
+            data_id=reply.id, status__in=["processed", "failed", "ignored"]
+        ).first(),
+    )
+    if own.status != "ignored":
+        raise StepFailed(f"the bot's own reply was {own.status}, not ignored (delivery {own.pk})")
+    time.sleep(1.0)  # an answer to the reply would be queued by now
+    echoed = OutboundMessage.objects.filter(idempotency_key=f"echo:{reply.id}").first()
+    if echoed is not None:
+        raise StepFailed(f"the bot answered its own reply (outbox row {echoed.pk})")
+    return [
+        f'Echo Bot, in the thread: "{reply.text}"',
+        f"its own reply came back as delivery #{own.pk}: ignored (the bot never answers itself)",
+    ]
 
 
 def file_round_trip(s: Story) -> list[str]:
@@ -266,6 +285,26 @@ def site_answers(s: Story) -> list[str]:
     ]
 
 
+EXPECTED_POSTS = 4  # the reply, the file, the card, the answer to the card
+
+
+def sent_once(s: Story) -> list[str]:
+    """Nothing beyond the story was posted: a bot answering itself shows here (and run
+    twice in a row, the demo posts the same number of messages each time)."""
+    from django_webexteams.models import OutboundMessage
+
+    time.sleep(1.0)  # let any stray delivery arrive and be answered
+    posts = [r for r in s.bot_requests("POST", "/messages") if r["status"] == 200]
+    rows = OutboundMessage.objects.count()
+    unsent = list(OutboundMessage.objects.exclude(status="sent").values_list("pk", "last_error"))
+    if unsent or len(posts) != EXPECTED_POSTS or rows != EXPECTED_POSTS:
+        raise StepFailed(
+            f"expected {EXPECTED_POSTS} messages posted by the bot and as many outbox rows, "
+            f"got {len(posts)} posts, {rows} rows, not sent: {unsent[:3]}"
+        )
+    return [f"{len(posts)} messages posted by the bot, one per outbox row, nothing more"]
+
+
 STEPS: list[tuple[str, Callable[[Story], list[str]]]] = [
     ("Register webhooks for the bot (register_webhook)", register_webhooks),
     ('A person posts "hello @Echo Bot" in a space', person_posts),
@@ -277,4 +316,5 @@ STEPS: list[tuple[str, Callable[[Story], list[str]]]] = [
     ("A card is posted", card_posted),
     ("Alice submits the card; the receiver answers", card_submitted),
     ("The site answers: home page, Log in with Webex, admin", site_answers),
+    ("Every message was posted once; the bot never answered itself", sent_once),
 ]

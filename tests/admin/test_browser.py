@@ -75,6 +75,15 @@ def test_admin_live_pages_in_chromium(
     assert "Hello bot" in page.inner_text("#webex-messages")
     page.screenshot(path=str(ARTIFACTS / "admin-space-detail.png"), full_page=True)
 
+    # Issue 15: the first visit (no credential picked) acts as the staff member's own
+    # account, not as the default bot that Webex refuses: no red 403, licenses shown, and
+    # one line says which credential to choose and why.
+    page.goto(live_server.url + "/admin/webexteams/license/")
+    page.wait_for_selector("tr.webex-license")
+    assert page.locator(".messagelist").count() == 0
+    assert page.input_value("#id_credential") == str(admin_account.pk)
+    assert "never lets a bot read licenses" in page.inner_text("#webex-license-hint")
+
     # Licenses as the staff member's own (administrator) Webex account.
     page.goto(live_server.url + "/admin/webexteams/license/")
     page.select_option("#id_credential", str(admin_account.pk))
@@ -131,3 +140,73 @@ def test_model_admin_pages_in_chromium(
     page.wait_for_selector(".messagelist")
     assert "Registered at Webex" in page.inner_text(".messagelist")
     assert Webhook.objects.filter(name="From Chromium").exclude(webex_id=None).exists()
+
+
+def _long_id(kind: str, n: int) -> str:
+    """A real-looking Webex id: base64 of ciscospark://us/KIND/<uuid> (76-80 characters)."""
+    import base64
+    import uuid
+
+    raw = f"ciscospark://us/{kind}/{uuid.UUID(int=n + 0xABCDEF)}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def test_changelists_fit_a_1280px_screen_with_real_webex_ids(
+    page: Any, live_server: Any, world: World, django_user_model: Any
+) -> None:
+    """Issue 15: an 80-character room id pushed Status off a 1280 px screen. Ids are shown
+    shortened (the full id in the tooltip, and searchable); every column stays in view."""
+    from django_webexteams.models import OutboundMessage
+
+    django_user_model.objects.create_superuser("staff", "staff@example.com", "secret-pw")
+    hook = webhooks.register_webhook(name="Messages", resource="messages", event="created")
+    room = _long_id("ROOM", 1)
+    for n in range(3):
+        message = _long_id("MESSAGE", n)
+        OutboundMessage.objects.create(
+            room_id=room, text="x", status="sent", webex_message_id=message, attempts=1
+        )
+        WebhookDelivery.objects.create(
+            webhook=hook, dedupe_key=f"k{n}", resource="messages", event="created",
+            data_id=message, actor_id=_long_id("PEOPLE", n), payload={}, status="processed",
+        )  # fmt: skip
+    Credential.objects.create(
+        kind="bot", webex_person_id=_long_id("PEOPLE", 9), access_token="t" * 40
+    )
+
+    page.goto(live_server.url + "/admin/login/?next=/admin/")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", "secret-pw")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    for model, needed in [
+        ("outboundmessage", ["status", "target", "sent_at"]),
+        ("webhookdelivery", ["status", "data_id_short", "processed_at"]),
+        ("credential", ["kind", "is_active", "expires_at"]),
+    ]:
+        page.goto(f"{live_server.url}/admin/webexteams/{model}/")
+        page.wait_for_selector("#result_list")
+        page.screenshot(path=str(ARTIFACTS / f"admin-{model}-1280.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 1280, f"{model}: the page is {width} px wide"
+        for column in needed:
+            box = page.locator(f"#result_list th.column-{column}").bounding_box()
+            assert box is not None, f"{model}: no {column} column"
+            assert box["x"] + box["width"] <= 1280, f"{model}: {column} is off screen"
+    page.goto(f"{live_server.url}/admin/webexteams/outboundmessage/")
+    cell = page.locator("#result_list td.field-target span").first
+    assert cell.get_attribute("title") == room
+    assert len(cell.inner_text()) < 30
+    page.goto(f"{live_server.url}/admin/webexteams/outboundmessage/?q={room}")
+    assert page.locator("#result_list tbody tr").count() == 3
+
+
+def test_short_webex_id_keeps_the_kind_and_the_start_of_the_uuid() -> None:
+    from django_webexteams.admin.columns import short_webex_id
+
+    room = _long_id("ROOM", 1)
+    html = short_webex_id(room)
+    assert f'title="{room}"' in html and ">ROOM 00000000…<" in html
+    assert short_webex_id("short-id") == "short-id"
+    assert short_webex_id("") == "—"
+    assert "…" + "x" * 12 in short_webex_id("x" * 40)

@@ -136,7 +136,58 @@ def test_staff_who_may_only_view_cannot_refresh(
     client = Client()
     client.force_login(viewer)
     page = client.get(reverse("admin:webexteams_credential_changelist")).content.decode()
-    assert 'value="check_token"' in page and 'value="refresh_now"' not in page
+    # Checking uses (and near expiry refreshes) the token: not for view-only staff either.
+    assert 'value="check_token"' not in page and 'value="refresh_now"' not in page
+
+
+def test_view_only_staff_cannot_check_anyones_token(
+    world: World, django_user_model: Any, oauth_credential: Credential
+) -> None:
+    """The attack: a view-only staff member posts the action by hand, on another user's
+    OAuth credential that is about to expire (the check would spend its refresh token)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Credential.objects.filter(pk=oauth_credential.pk).update(
+        expires_at=timezone.now() + timedelta(seconds=30)
+    )
+    viewer = _user(django_user_model, "credviewer", "webexteams.view_credential", is_staff=True)
+    client = Client()
+    client.force_login(viewer)
+    refreshes = world.fake.count("POST", "/access_token")
+    response = act(client, "credential", "check_token", oauth_credential.pk)
+    assert response.status_code == 200
+    assert world.fake.count("GET", "/people/me") == 0
+    assert world.fake.count("POST", "/access_token") == refreshes
+    before = Credential.objects.get(pk=oauth_credential.pk)
+    assert before.access_token == oauth_credential.access_token
+
+
+def test_staff_may_check_bots_and_their_own_token_only(
+    world: World, django_user_model: Any, oauth_credential: Credential
+) -> None:
+    editor = _user(
+        django_user_model,
+        "crededitor",
+        "webexteams.view_credential",
+        "webexteams.change_credential",
+        is_staff=True,
+    )
+    bot = Credential.objects.create(kind="bot", name="Good", access_token=world.bot.token)
+    client = Client()
+    client.force_login(editor)
+    # oauth_credential belongs to the superuser: skipped, never used.
+    response = act(client, "credential", "check_token", oauth_credential.pk, bot.pk)
+    text = text_of(response)
+    assert "1 credential(s) of other users skipped" in text
+    assert "Bot: Good: valid" in text
+    assert world.fake.count("GET", "/people/me") == 1
+    # Their own user credential they may check.
+    Credential.objects.filter(pk=oauth_credential.pk).update(owner=editor)
+    text = text_of(act(client, "credential", "check_token", oauth_credential.pk))
+    assert "skipped" not in text and "valid" in text
+    assert world.fake.count("GET", "/people/me") == 2
 
 
 def _credential_form(row: Credential, **changes: Any) -> dict[str, Any]:

@@ -39,13 +39,12 @@ def report(tmp_path: Path) -> Path:
     ("make", "filename", "ctype", "data"),
     [
         (lambda p: p, "report.pdf", "application/pdf", b"%PDF-1.4 fake"),
-        (lambda p: str(p), "report.pdf", "application/pdf", b"%PDF-1.4 fake"),
         (lambda p: p.open("rb"), "report.pdf", "application/pdf", b"%PDF-1.4 fake"),
         (lambda p: b"raw bytes", "file", "application/octet-stream", b"raw bytes"),
         (lambda p: ("notes.txt", b"hello", "text/plain"), "notes.txt", "text/plain", b"hello"),
         (lambda p: ("a.csv", io.BytesIO(b"x,y"), None), "a.csv", "text/csv", b"x,y"),
     ],
-    ids=["path", "str-path", "fileobj", "bytes", "tuple-bytes", "tuple-fileobj-guess"],
+    ids=["path", "fileobj", "bytes", "tuple-bytes", "tuple-fileobj-guess"],
 )
 def test_local_file_is_sent_as_multipart(
     make: Any,
@@ -86,6 +85,31 @@ def test_file_url_is_sent_as_json(client: WebexClient, rsps: responses.RequestsM
         "toPersonEmail": "a@example.com",
         "files": ["https://www.example.com/images/media.png"],
     }
+
+
+@pytest.mark.parametrize("url", ["HTTPS://www.example.com/a.png", "Http://example.com/a.png"])
+def test_file_url_scheme_is_case_insensitive(
+    url: str, client: WebexClient, rsps: responses.RequestsMock
+) -> None:
+    rsps.post(f"{BASE_URL}/messages", json=MESSAGE)
+    client.messages.create(room_id="R", files=[url])
+    assert body_of(rsps.calls[0])["files"] == [url]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["/proc/self/environ", "report.pdf", "file:///etc/passwd", "ftp://example.com/x", "https:/x"],
+)
+def test_a_string_is_never_read_as_a_local_path(
+    value: str, report: Path, client: WebexClient, rsps: responses.RequestsMock
+) -> None:
+    """Attack (issue 16): an app passes a user's "file URL" on; a path string would upload
+    the local file (/proc/self/environ holds the encryption keys and the bot token)."""
+    with pytest.raises(ValueError, match=r"pathlib\.Path"):
+        client.messages.create(room_id="R", files=[value])
+    with pytest.raises(ValueError, match=r"pathlib\.Path"):
+        client.messages.create(room_id="R", files=[str(report)])  # exists, still refused
+    assert len(rsps.calls) == 0
 
 
 def test_upload_rewinds_file_object_when_resent_after_401(rsps: responses.RequestsMock) -> None:

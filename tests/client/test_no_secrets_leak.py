@@ -166,3 +166,35 @@ def test_nothing_secret_reaches_logs_errors_or_reprs(
         for secret in SECRETS:
             assert secret not in text, f"{secret!r} leaked into {where}"
     assert "Bearer" not in haystacks["logs"]
+
+
+def test_errors_keep_no_request_with_the_token_or_the_client_secret(
+    server: LocalServer,
+) -> None:
+    """Attack (issue 16): whoever gets hold of an error (a log handler with exc_info, Sentry,
+    the caller) reads ``exc.response.request``: headers with the bearer token, and at the
+    token endpoint a body with ``client_secret`` and the refresh token."""
+    from django_webexteams.client import ApiError
+    from django_webexteams.client.oauth import OAuthError
+
+    server.add("GET", "/v1/rooms/R404", 404, {}, _j({"message": "not found"}))
+    server.add("POST", "/v1/access_token", 400, {}, _j({"error": "invalid_grant"}))
+    client = WebexClient(TOKEN, base_url=server.base_url, retry=RetryPolicy.no_retries())
+    with pytest.raises(ApiError) as api:
+        client.rooms.get("R404")
+    with pytest.raises(OAuthError) as oauth:
+        refresh_access_token(
+            client_id="C", client_secret=CLIENT_SECRET, refresh_token=REFRESH,
+            base_url=server.base_url,
+        )  # fmt: skip
+    assert server.requests[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"  # it was sent
+    for exc in (api.value, oauth.value):
+        response = exc.response
+        assert response is not None and response.status_code in (400, 404)
+        for item in (response, *response.history):
+            request = item.request
+            assert request is not None and request.method in ("GET", "POST")
+            assert request.url and request.url.startswith(server.base_url)
+            text = repr(dict(request.headers)) + repr(request.body)
+            for secret in SECRETS:
+                assert secret not in text

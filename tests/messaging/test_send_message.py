@@ -37,7 +37,7 @@ ROOM = "Y2lzY29zcGFyazovL3VzL1JPT00vYWJj"
         ({"room_id": ROOM, "markdown": "€" * 2480}, "7440 bytes"),
         ({"room_id": ROOM, "text": "hi", "file": [("a.txt", b"1"), ("b.txt", b"2")]}, "one file"),
         ({"room_id": ROOM, "file": b"data"}, "need a name"),
-        ({"room_id": ROOM, "file": "/nonexistent/file.txt"}, "no such file"),
+        ({"room_id": ROOM, "file": Path("/nonexistent/file.txt")}, "no such file"),
         ({"room_id": ROOM, "file": "https://example.com/" + "a" * 250}, "255 characters"),
         ({"room_id": ROOM, "attachments": [{"contentType": "x", "content": {}}] * 2}, "one card"),
         ({"room_id": ROOM, "attachments": {"content": {}}}, "card dict"),
@@ -179,6 +179,26 @@ def test_idempotency_key_race_between_transactions(enqueued: list[int]) -> None:
     assert len(results) == 2 and results[0] == results[1]
     assert OutboundMessage.objects.filter(idempotency_key="k-race").count() == 1
     assert enqueued == [results[0]]
+
+
+@pytest.mark.parametrize("value", ["/proc/self/environ", "report.pdf", "file:///etc/passwd"])
+def test_send_message_never_reads_a_string_as_a_path(
+    enqueued: list[int], tmp_path: Path, value: str
+) -> None:
+    """Attack (issue 16): file=<user-supplied "URL"> must not queue a local file."""
+    from django_webexteams.messaging import InvalidMessageError
+
+    existing = tmp_path / "report.pdf"
+    existing.write_bytes(b"secret")
+    for file in (value, str(existing)):
+        with pytest.raises(InvalidMessageError, match=r"pathlib\.Path"):
+            send_message(room_id=ROOM, text="x", file=file)
+    assert not OutboundMessage.objects.exists() and enqueued == []
+
+
+def test_send_message_takes_an_uppercase_url_as_a_url(enqueued: list[int]) -> None:
+    row = send_message(room_id=ROOM, text="pic", file="HTTPS://example.com/a.png")
+    assert row.file_name == "HTTPS://example.com/a.png" and not row.file
 
 
 def test_file_is_stored_under_the_prefix(enqueued: list[int], tmp_path: Path) -> None:

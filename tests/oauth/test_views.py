@@ -183,6 +183,24 @@ def test_email_match_links_an_existing_user_only_when_enabled(
     assert int(client.session["_auth_user_id"]) == bob.pk
 
 
+def test_email_match_never_adds_a_second_identity_to_a_linked_user(
+    client: Client, oauth_env: OAuthEnv
+) -> None:
+    """Attack (issue 16): bob's account is linked to his Webex identity; a *different*
+    Webex account carrying bob's address (re-created, or the address reassigned) signs in.
+    The e-mail match must not attach it to bob's account and log in as bob."""
+    bob = get_user_model().objects.create_user("bob", email="bob@example.com", password="x")
+    Credential.objects.create(
+        kind="user", owner=bob, webex_person_id="bobs-original-webex-id", access_token="t" * 20
+    )
+    oauth_env.settings.WEBEXTEAMS = {**oauth_env.settings.WEBEXTEAMS, "OAUTH_MATCH_EMAIL": True}
+    assert_error(login_through_fake(client, "bob@example.com"), "identity_in_use", 403)
+    assert "_auth_user_id" not in client.session
+    assert list(Credential.objects.values_list("webex_person_id", flat=True)) == [
+        "bobs-original-webex-id"
+    ]
+
+
 def test_email_match_never_picks_staff(client: Client, oauth_env: OAuthEnv) -> None:
     admin = get_user_model().objects.create_user(
         "admin", email="admin@example.com", password="x", is_staff=True
@@ -209,6 +227,41 @@ def test_inactive_user_is_refused(client: Client, oauth_env: OAuthEnv) -> None:
     get_user_model().objects.update(is_active=False)
     client.logout()
     assert_error(login_through_fake(client, "alice@example.com"), "user_inactive", 403)
+
+
+def test_without_webex_backend_a_refused_login_leaves_no_user_behind(
+    client: Client, oauth_env: OAuthEnv, settings: Any
+) -> None:
+    """Issue 15: README's settings once left WebexBackend out of AUTHENTICATION_BACKENDS;
+    each refused login created one more user (alice@example.com, alice@example.com-2, ...)."""
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    for _ in range(3):
+        assert_error(login_through_fake(client, "alice@example.com"), "login_refused", 403)
+    assert get_user_model().objects.count() == 0
+    assert Credential.objects.count() == 0
+    assert "_auth_user_id" not in client.session
+    # With the backend in place, the same person signs in, as one user.
+    settings.AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "django_webexteams.backends.WebexBackend",
+    ]
+    response = login_through_fake(client, "alice@example.com")
+    assert response.status_code == 302
+    assert get_user_model().objects.count() == 1
+    assert Credential.objects.count() == 1
+
+
+def test_a_failure_after_the_user_was_created_rolls_the_user_back(
+    client: Client, oauth_env: OAuthEnv
+) -> None:
+    """The whole callback is one transaction: storing the credential failing after the
+    adapter created the user leaves neither behind."""
+    with (
+        mock.patch.object(oauth_views, "_store_credential", side_effect=RuntimeError("db")),
+        pytest.raises(RuntimeError),
+    ):
+        login_through_fake(client, "alice@example.com")
+    assert get_user_model().objects.count() == 0
 
 
 # --- state -------------------------------------------------------------------------------------
@@ -635,3 +688,49 @@ def test_no_token_or_secret_in_logs(
     for secret in secrets:
         assert secret not in text
     assert "Bearer" not in text
+
+
+# --- ids from the request (issue 16): never a 500 ---------------------------------------------
+
+#: Strings a request may carry where an id or a number is expected: Unicode digits
+#: (isdigit() is true for superscript two and Arabic-Indic digits), int()'s underscores and
+#: spaces, signs, overflow, NUL and control characters, SQL and path noise.
+HOSTILE_IDS = [
+    "\u00b2", "\u0661\u0662", "\u07c1", "1_0", " 1", "1\n", "+1", "-1", "0", "1e3", "0x1",
+    "9" * 19, "9" * 40, "\x00", "1\x00", "%", "../1", "1;--", "' OR 1=1 --", "", " ",
+    "\u0661", "\U0001d7d9", "\u216b",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", [v for v in HOSTILE_IDS if v])  # "": disconnect all
+def test_disconnect_with_a_hostile_credential_id_deletes_nothing(
+    client: Client, oauth_env: OAuthEnv, value: str
+) -> None:
+    login_through_fake(client, "alice@example.com")
+    response = client.post(reverse("webexteams:oauth_disconnect"), {"credential": value})
+    assert response.status_code == 302  # was a 500 for "\u00b2" (superscript two)
+    assert Credential.objects.count() == 1
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+def test_oauth_views_take_hostile_query_values_without_500(
+    client: Client, oauth_env: OAuthEnv, value: str
+) -> None:
+    for name, params in (
+        ("webexteams:oauth_login", {"next": value}),
+        ("webexteams:oauth_callback", {"state": value, "code": value}),
+        ("webexteams:oauth_callback", {"state": value, "error": value}),
+        ("webexteams:oauth_disconnect", {"next": value}),
+    ):
+        response = client.get(reverse(name), params)
+        assert response.status_code < 500, (name, params)
+
+
+def test_ascii_int_takes_ascii_digits_only() -> None:
+    from django_webexteams.http import ascii_int
+
+    assert ascii_int("42") == 42 and ascii_int("0") == 0 and ascii_int("9" * 18) == int("9" * 18)
+    for value in HOSTILE_IDS:
+        if value not in ("0",):
+            assert ascii_int(value) is None, value
+    assert ascii_int(None) is None and ascii_int(12) is None

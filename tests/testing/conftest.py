@@ -32,6 +32,9 @@ class Api:
     def delete(self, path: str, **kw: Any) -> requests.Response:
         return self("DELETE", path, **kw)
 
+    def patch(self, path: str, **kw: Any) -> requests.Response:
+        return self("PATCH", path, **kw)
+
 
 @pytest.fixture
 def api(fake_webex: Any) -> Any:

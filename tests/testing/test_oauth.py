@@ -282,3 +282,14 @@ def test_scopes_enforced_when_enabled(fake_webex: Any, client: Any) -> None:
         base + "/licenses", headers={"Authorization": f"Bearer {admin.token}"}, timeout=5
     )
     assert ok.status_code == 200
+
+
+def test_authorize_page_is_styled_and_says_it_is_the_fake(fake_webex: Any, client: Any) -> None:
+    """Issue 15: the page was bare HTML. Styled inline: the fake serves no static files, and
+    a page of a test tool must load nothing from the network."""
+    params = {"response_type": "code", "client_id": "cid", "redirect_uri": REDIRECT,
+              "scope": "spark:people_read", "state": "s"}  # fmt: skip
+    page = requests.get(fake_webex.authorize_url, params=params, timeout=5).text
+    assert "<style>" in page and "name='viewport'" in page
+    assert "Fake Webex" in page and "Test App" in page
+    assert not re.search(r"<(link|script|img)\b", page)

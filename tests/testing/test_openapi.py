@@ -509,3 +509,75 @@ def test_either_or_fields_need_at_least_one(
     assert resp.status_code == 400, resp.text
     jsonschema.validate(resp.json(), _error_schema())
     assert any(name in resp.json()["message"] for name in group)
+
+
+def _second_org_requests(fake: FakeWebex) -> list[tuple[str, str, str, str, dict[str, Any]]]:
+    """(spec, method, spec path, concrete path, kwargs) as the admin of a second organization,
+    over what the multi-organization and fidelity features add."""
+    globex = fake.add_organization("Globex")
+    fake.add_person("user@globex.example", org=globex)
+    fake.add_bot("Globex Bot", org=globex)
+    lic = fake.license_id("Messaging", org=globex)
+    admin = "webex-admin.json"
+    messaging = "webex-messaging.json"
+    return [
+        (admin, "get", "/licenses", "/licenses", {}),
+        (admin, "get", "/licenses/{licenseId}", f"/licenses/{lic}", {}),
+        (
+            admin,
+            "get",
+            "/licenses/{licenseId}",
+            f"/licenses/{lic}",
+            {"params": {"includeAssignedTo": "user", "limit": 1}},
+        ),
+        (admin, "get", "/organizations", "/organizations", {}),
+        (admin, "get", "/organizations/{orgId}", f"/organizations/{globex.id}", {}),
+        (messaging, "get", "/people", "/people", {"params": {"orgId": globex.id}}),
+        (
+            messaging,
+            "post",
+            "/people",
+            "/people",
+            {"json": {"emails": ["new@globex.example"], "orgId": globex.id}},
+        ),
+        (
+            messaging,
+            "post",
+            "/webhooks",
+            "/webhooks",
+            {
+                "json": {
+                    "name": "f",
+                    "targetUrl": "http://127.0.0.1:9/",
+                    "resource": "memberships",
+                    "event": "created",
+                    "filter": "isModerator=true",
+                }
+            },
+        ),
+    ]
+
+
+def test_second_organization_answers_match_spec_schema(fake_webex: FakeWebex) -> None:
+    globex_requests = _second_org_requests(fake_webex)
+    (globex,) = [o for o in fake_webex.state.orgs.values() if o.display_name == "Globex"]
+    admin = fake_webex.add_admin("admin@globex.example", org=globex)
+    checked = 0
+    for spec_name, method, path, concrete, kwargs in globex_requests:
+        resp = requests.request(
+            method.upper(),
+            fake_webex.base_url + concrete,
+            headers={"Authorization": f"Bearer {admin.token}"},
+            timeout=10,
+            **kwargs,
+        )
+        assert resp.status_code < 300, (concrete, resp.text)
+        schema = _response_schema(_load(spec_name), method, path, resp.status_code)
+        body = resp.json()
+        jsonschema.validate(body, schema)
+        if kwargs.get("params", {}).get("includeAssignedTo"):
+            assert len(body["users"]) == 1 and 'rel="next"' in resp.headers["Link"]
+        if "items" in body:
+            assert body["items"], "validate a non-empty list"
+        checked += 1
+    assert checked == len(globex_requests) == 8

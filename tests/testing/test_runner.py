@@ -115,3 +115,25 @@ def test_text_output_lists_tokens() -> None:
 def test_parser_defaults() -> None:
     args = build_parser().parse_args([])
     assert (args.host, args.port, args.seed) == ("127.0.0.1", 8900, None)
+
+
+def test_fake_server_on_a_busy_port_says_so_in_one_line() -> None:
+    """Issue 15: a second webexteams_fake_server (or one next to make demo) printed a
+    traceback. It is one line now, naming the port and what to do."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc, _ = _start(["-m", "django", "webexteams_fake_server", "--port", str(port)])
+        try:
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                _stop(proc)
+    assert proc.returncode == 1
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines == [
+        f"CommandError: Port {port} on 127.0.0.1 is already in use (another fake Webex, or "
+        f"make demo?). Stop it, or pick another port: --port {port + 1}"
+    ], stderr

@@ -13,10 +13,10 @@ from django.db import transaction
 from django.test import Client
 
 from django_webexteams import signals, webhooks
+from django_webexteams.clients import identity_cache_key
 from django_webexteams.events import EventNotFetchableError, WebhookEvent
 from django_webexteams.models import Credential, Webhook, WebhookDelivery
 from django_webexteams.webhooks import dispatch as webhook_dispatch
-from django_webexteams.webhooks import own_events
 from tests.webhooks.cases import Target, encode, payload, signed
 from tests.webhooks.conftest import Recorder, make_webhook, send
 
@@ -205,11 +205,11 @@ def test_bot_token_person_id_comes_from_the_cache(
     settings: Any,
 ) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "BOT_TOKEN": "bot-token"}
-    caches["default"].set(own_events._me_cache_key(None), ALICE)
+    caches["default"].set(identity_cache_key(None), ALICE)
     try:
         deliver(client, target, django_capture_on_commit_callbacks, createdBy="someone")
     finally:
-        caches["default"].delete(own_events._me_cache_key(None))
+        caches["default"].delete(identity_cache_key(None))
     assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.IGNORED
     assert recorder.calls == []
 

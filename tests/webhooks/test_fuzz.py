@@ -112,3 +112,24 @@ def test_correctly_signed_odd_payloads_never_5xx(
     if response.status_code == 200:
         stored = WebhookDelivery.objects.get(dedupe_key=dedupe_key(json.loads(body)))
         assert stored.data_id == value["data"]["id"]
+
+
+@pytest.mark.parametrize(
+    "value", ["\u00b2", "\u0661\u0662", "1_0", " 1", "-1", "9" * 40, "\x00", "x"]
+)
+def test_hostile_content_length_and_uuid_never_500(
+    client: Client, target: Target, recorder: Recorder, value: str
+) -> None:
+    """Ids and numbers from the request (issue 16): Content-Length and the uuid path part."""
+    body = encode(payload(target.webex_id))
+    response = client.generic(
+        "POST",
+        target.url,
+        body,
+        content_type="application/json",
+        headers={"X-Spark-Signature": sign(target.secret, body)},
+        CONTENT_LENGTH=value,
+    )
+    assert response.status_code < 500
+    unknown = target.unknown_url.rstrip("/").rsplit("/", 1)[0] + f"/{value}/"
+    assert client.post(unknown, body, content_type="application/json").status_code == 404

@@ -14,6 +14,7 @@ import requests
 
 from django_webexteams import signals, webhooks
 from django_webexteams.models import OutboundMessage, Webhook, WebhookDelivery
+from django_webexteams.webhooks import dispatch as webhook_dispatch
 from testproject.bot.receivers import ECHO_UID, echo
 from tests.webhooks.cases import CASES, Target, encode, payload, signed
 from tests.webhooks.conftest import Recorder, make_webhook, receiver_path
@@ -110,6 +111,117 @@ def test_the_example_bot_answers_once_and_ignores_its_own_reply(scene: Any) -> N
     replies = [m for m in scene.fake.messages_in(scene.room.id) if m["personId"] == scene.bot.id]
     assert len(replies) == 1
     assert "You said:" in replies[0]["text"] and "ping" in replies[0]["text"]
+
+
+def _echo_story(fake: Any, server: Any, settings: Any, token: str, text: str) -> Any:
+    """A bot with ``token``, Alice and a space on ``fake``; the bot registers its webhook,
+    Alice posts ``text``; returns (bot, room) once the fake has delivered everything."""
+    bot = fake.add_bot("Echo Bot", token=token)
+    alice = fake.add_person("alice@example.com", "Alice")
+    room = fake.create_room(alice, "Project", members=[bot])
+    settings.WEBEXTEAMS = {
+        **settings.WEBEXTEAMS,
+        "API_BASE_URL": fake.base_url,
+        "BOT_TOKEN": token,
+        "WEBHOOK_BASE_URL": server.url,
+    }
+    webhooks.register_webhook(name="bot", resource="messages", event="created")
+    fake.post_message(alice, room.id, text=text, mentions=[bot])
+    fake.wait_for_deliveries(2)
+    assert fake.wait_for_idle()
+    time.sleep(0.5)  # a loop would show as more deliveries: let it have its chance
+    assert fake.wait_for_idle()
+    return bot, room
+
+
+def _bot_messages(fake: Any, room: Any, bot: Any) -> list[dict[str, Any]]:
+    return [m for m in fake.messages_in(room.id) if m["personId"] == bot.id]
+
+
+@pytest.mark.usefixtures("eager_celery", "echo_bot")
+def test_a_restarted_fake_under_a_warm_cache_gets_exactly_one_reply(
+    live_server: Any, settings: Any
+) -> None:
+    """Issue 15: the fake restarted (same port, same token, new person ids) while the cache
+    still holds the bot's old person id. The bot must answer Alice once, not its replies."""
+    from django.core.cache import caches
+
+    from django_webexteams.clients import identity_cache_key
+    from django_webexteams.testing import FakeWebex
+
+    caches["default"].clear()
+    token = "issue15-echo-bot-token"
+    with FakeWebex() as first:
+        port = first.port
+        bot1, room1 = _echo_story(first, live_server, settings, token, "ping")
+        assert len(_bot_messages(first, room1, bot1)) == 1
+    assert caches["default"].get(identity_cache_key(None)) == bot1.id  # the cache is warm
+    WebhookDelivery.objects.all().delete()
+    Webhook.objects.all().delete()
+    OutboundMessage.objects.all().delete()
+    with FakeWebex(port=port) as second:
+        bot2, room2 = _echo_story(second, live_server, settings, token, "pong")
+        assert bot2.id != bot1.id
+        replies = _bot_messages(second, room2, bot2)
+        deliveries = len(second.deliveries)
+    assert len(replies) == 1, [m["text"] for m in replies]
+    assert "You said: You said" not in replies[0]["text"]
+    assert deliveries == 2  # Alice's message and the one reply
+    webhooks.flush_outcomes()
+    statuses = dict(WebhookDelivery.objects.values_list("actor_id", "status"))
+    assert statuses[bot2.id] == "ignored"
+    assert OutboundMessage.objects.count() == 1
+    # The stale id was checked again (createdBy disagreed) and replaced.
+    assert caches["default"].get(identity_cache_key(None)) == bot2.id
+
+
+@pytest.mark.usefixtures("eager_celery", "echo_bot")
+def test_the_loop_breaker_stops_a_reply_to_the_bots_own_reply(scene: Any, settings: Any) -> None:
+    """Defence in depth: with the own-event check off (as if it were wrong), the bot's
+    reply comes back as an event and the echo receiver answers it; send_message's loop
+    breaker stores that second reply as failed and never sends it."""
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_DISPATCH_OWN_EVENTS": True}
+    webhooks.register_webhook(name="bot", resource="messages", event="created")
+    scene.fake.post_message(scene.alice, scene.room.id, text="ping", mentions=[scene.bot])
+    scene.fake.wait_for_deliveries(2)
+    assert scene.fake.wait_for_idle()
+    time.sleep(0.5)
+    assert scene.fake.wait_for_idle()
+    assert len(_bot_messages(scene.fake, scene.room, scene.bot)) == 1
+    rows = {r.status: r for r in OutboundMessage.objects.all()}
+    assert set(rows) == {"sent", "failed"}
+    assert "loop breaker" in rows["failed"].last_error
+    assert rows["failed"].attempts == 0
+
+
+@pytest.mark.usefixtures("eager_celery", "echo_bot")
+def test_the_loop_breaker_knows_the_sender_from_webex_even_with_another_created_by(
+    scene: Any, settings: Any
+) -> None:
+    """The webhook's createdBy is not the bot here (own-event check patched away and
+    createdBy unknown): the personId Webex returned for the bot's first reply still stops
+    the second."""
+    from unittest import mock
+
+    from django_webexteams.events import WebhookEvent
+
+    webhooks.register_webhook(name="bot", resource="messages", event="created")
+    original = WebhookEvent.from_payload
+
+    def without_created_by(payload: dict[str, Any], **kw: Any) -> WebhookEvent:
+        return original({**payload, "createdBy": None}, **kw)
+
+    with (
+        mock.patch.object(webhook_dispatch, "_is_own_event", return_value=False),
+        mock.patch.object(WebhookEvent, "from_payload", side_effect=without_created_by),
+    ):
+        scene.fake.post_message(scene.alice, scene.room.id, text="ping", mentions=[scene.bot])
+        scene.fake.wait_for_deliveries(2)
+        assert scene.fake.wait_for_idle()
+        time.sleep(0.5)
+        assert scene.fake.wait_for_idle()
+    assert len(_bot_messages(scene.fake, scene.room, scene.bot)) == 1
+    assert OutboundMessage.objects.filter(status="failed", last_error__contains="loop").exists()
 
 
 def test_security_table_over_real_http(live_server: Any, recorder: Recorder) -> None:

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from django_webexteams import signals, webhooks
 from django_webexteams.client import ApiError
+from django_webexteams.clients import identity_cache_key
 from django_webexteams.models import Credential, Webhook, WebhookDelivery
-from django_webexteams.webhooks import own_events
 from tests.webhooks.conftest import make_webhook
 
 pytestmark = pytest.mark.django_db
@@ -282,7 +282,7 @@ def test_registration_learns_the_bots_person_id(fake_webex: Any, bot: Any) -> No
     from django.core.cache import caches
 
     webhooks.register_webhook(name="x", resource="messages", event="created")
-    assert caches["default"].get(own_events._me_cache_key(None)) == bot.id
+    assert caches["default"].get(identity_cache_key(None)) == bot.id
 
 
 def test_webex_disabling_after_failed_deliveries_is_noticed(
@@ -318,3 +318,32 @@ def test_a_row_that_cannot_be_saved_leaves_no_webhook_at_webex(fake_webex: Any, 
             webhooks.register_webhook(name="x", resource="messages", event="created")
     with fake_webex.state.lock:
         assert fake_webex.state.webhooks == {}
+
+
+@pytest.mark.parametrize("action", ["reactivate", "rotate-secret"])
+def test_a_webhook_gone_at_webex_gets_one_line_with_the_command_to_register_it_again(
+    fake_webex: Any, bot: Any, action: str
+) -> None:
+    """Issue 15: reactivate on a webhook Webex deleted printed a raw 'Webex refused: 404'."""
+    webhook = webhooks.register_webhook(
+        name="Bot messages", resource="messages", event="created", filter="roomId=abc"
+    )
+    with fake_webex.state.lock:
+        del fake_webex.state.webhooks[str(webhook.webex_id)]
+    with pytest.raises(CommandError) as caught:
+        run("webexteams_webhooks", action, str(webhook.pk))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "gone at Webex" in message
+    assert (
+        "register it again: manage.py webexteams_webhooks register --name 'Bot messages' "
+        "--resource messages --event created --filter roomId=abc"
+    ) in message
+    webhook.refresh_from_db()
+    assert webhook.status == Webhook.Status.MISSING
+
+
+def test_reactivating_a_webhook_never_registered_says_so(fake_webex: Any, bot: Any) -> None:
+    webhook = make_webhook(webex_id=None)
+    with pytest.raises(CommandError, match="never registered at Webex; register it again"):
+        run("webexteams_webhooks", "reactivate", str(webhook.pk))

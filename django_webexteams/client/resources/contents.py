@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import requests
 
 from ..errors import MalformedResponseError, tracking_id_of
 from ..files import FileInfo, parse_content_disposition, safe_filename
-from ._base import Resource, seg
+from ._base import ExtraParams, Resource, query, seg
 
 CHUNK_SIZE = 64 * 1024
 
@@ -39,6 +39,10 @@ def _info(response: requests.Response) -> FileInfo:
     )
 
 
+def _params(allow_unscannable: bool, extra: ExtraParams | None) -> dict[str, Any] | None:
+    return query({"allow": "unscannable"} if allow_unscannable else None, extra)
+
+
 class ContentsResource(Resource):
     def _url(self, url_or_id: str) -> str:
         if not isinstance(url_or_id, str) or not url_or_id:
@@ -48,13 +52,19 @@ class ContentsResource(Resource):
             return url_or_id
         return f"/contents/{seg(url_or_id)}"
 
-    def info(self, url_or_id: str, *, allow_unscannable: bool = False) -> FileInfo:
+    def info(
+        self,
+        url_or_id: str,
+        *,
+        allow_unscannable: bool = False,
+        extra_params: ExtraParams | None = None,
+    ) -> FileInfo:
         """``HEAD`` a file: name (``Content-Disposition``, ``filename*`` preferred), content
         type and size."""
         result = self._transport.request(
             "HEAD",
             self._url(url_or_id),
-            params={"allow": "unscannable"} if allow_unscannable else None,
+            params=_params(allow_unscannable, extra_params),
             expect_json=False,
         )
         return _info(result.response)
@@ -66,6 +76,7 @@ class ContentsResource(Resource):
         *,
         allow_unscannable: bool = False,
         chunk_size: int = CHUNK_SIZE,
+        extra_params: ExtraParams | None = None,
     ) -> FileInfo:
         """Stream a file to ``dest``: a writable binary file object, a file path, or an
         existing directory (the file is then named after ``Content-Disposition``, reduced to a
@@ -76,7 +87,7 @@ class ContentsResource(Resource):
         result = self._transport.request(
             "GET",
             url,
-            params={"allow": "unscannable"} if allow_unscannable else None,
+            params=_params(allow_unscannable, extra_params),
             stream=True,
             expect_json=False,
         )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ..models import Event
 from ..pagination import PaginatedList
-from ._base import Resource, seg
+from ._base import ExtraParams, Resource, seg
 
 
 class EventsResource(Resource):
@@ -20,6 +20,7 @@ class EventsResource(Resource):
         to: str | datetime | None = None,
         service_type: str | None = None,
         max: int | None = None,
+        extra_params: ExtraParams | None = None,
     ) -> PaginatedList[Event]:
         """``GET /events``; ``from_``/``to`` take ISO-8601 strings or aware datetimes."""
         return self._list(
@@ -34,8 +35,9 @@ class EventsResource(Resource):
                 "serviceType": service_type,
                 "max": max,
             },
+            extra_params,
         )
 
-    def get(self, event_id: str) -> Event:
+    def get(self, event_id: str, *, extra_params: ExtraParams | None = None) -> Event:
         """``GET /events/{eventId}``."""
-        return self._get(Event, f"/events/{seg(event_id)}")
+        return self._get(Event, f"/events/{seg(event_id)}", None, extra_params)

@@ -7,13 +7,15 @@ from typing import Any
 
 from ..models import License, LicenseAssignment
 from ..pagination import PaginatedList
-from ._base import Resource, body, seg
+from ._base import ExtraBody, ExtraParams, Resource, body, merge_body, query, seg
 
 
 class LicensesResource(Resource):
-    def list(self, org_id: str | None = None) -> PaginatedList[License]:
+    def list(
+        self, org_id: str | None = None, *, extra_params: ExtraParams | None = None
+    ) -> PaginatedList[License]:
         """``GET /licenses``."""
-        return self._list(License, "/licenses", {"orgId": org_id})
+        return self._list(License, "/licenses", {"orgId": org_id}, extra_params)
 
     def get(
         self,
@@ -22,6 +24,7 @@ class LicensesResource(Resource):
         include_assigned_to: str | None = None,
         next: str | None = None,
         limit: int | None = None,
+        extra_params: ExtraParams | None = None,
     ) -> License:
         """``GET /licenses/{licenseId}``; ``include_assigned_to="user"`` adds ``users``
         (paged with the ``next`` token and ``limit`` <= 300)."""
@@ -33,6 +36,7 @@ class LicensesResource(Resource):
                 "next": next,
                 "limit": limit,
             },
+            extra_params,
         )
 
     def assign_to_user(
@@ -43,6 +47,8 @@ class LicensesResource(Resource):
         person_id: str | None = None,
         org_id: str | None = None,
         site_urls: Sequence[Mapping[str, Any]] | None = None,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> LicenseAssignment:
         """``PATCH /licenses/users``: add/remove licenses of one person (by e-mail or id).
         ``licenses`` items: ``{"id": ..., "operation": "add"|"remove", "properties": {...}}``.
@@ -56,5 +62,10 @@ class LicensesResource(Resource):
             licenses=[dict(x) for x in licenses],
             siteUrls=[dict(x) for x in site_urls] if site_urls is not None else None,
         )
-        result = self._transport.request("PATCH", "/licenses/users", json_body=payload)
+        result = self._transport.request(
+            "PATCH",
+            "/licenses/users",
+            json_body=merge_body(payload, extra_body),
+            params=query(None, extra_params),
+        )
         return self._model(LicenseAssignment, result)

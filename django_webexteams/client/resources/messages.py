@@ -9,7 +9,7 @@ from typing import Any
 from ..files import FileInput, Upload, prepare_file
 from ..models import Message
 from ..pagination import PaginatedList
-from ._base import Resource, body, seg
+from ._base import ExtraBody, ExtraParams, Resource, body, merge_body, query, seg
 
 #: Webex: "The maximum message length is 7439 bytes" (text and markdown each, UTF-8).
 MAX_MESSAGE_BYTES = 7439
@@ -39,16 +39,20 @@ class MessagesResource(Resource):
         parent_id: str | None = None,
         files: Sequence[FileInput] | FileInput | None = None,
         attachments: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> Message:
         """``POST /messages``. Exactly one target (``room_id``, ``to_person_id`` or
         ``to_person_email``); something to send (``text``, ``markdown``, a file or a card).
 
-        ``files``: a list with ONE item: a URL (Webex fetches it), a path, bytes, a binary
+        ``files``: a list with ONE item: a URL (Webex fetches it), a ``Path``, bytes, a binary
         file object or ``(filename, data, content_type)``; local files go as multipart.
         ``attachments``: adaptive cards
         (``{"contentType": "application/vnd.microsoft.card.adaptive", "content": {...}}``).
         Never retried on 5xx or connection errors (POST): a retry could post the message
         twice. (An opted-in 429 wait does resend: Webex refused the first one unprocessed.)
+        With a local file (multipart), ``extra_body`` values go as form fields.
         Raises :class:`ValueError` on bad combinations before any request."""
         targets = [t for t in (room_id, to_person_id, to_person_email) if t]  # "" = absent
         if len(targets) != 1:
@@ -89,23 +93,29 @@ class MessagesResource(Resource):
             markdown=markdown,
         )
         if isinstance(prepared, Upload):
+            fields = merge_body(fields, extra_body)
             if attachments:
                 raise ValueError(
                     "a card cannot be combined with a local file upload (multipart); "
                     "send the card in its own message"
                 )
-            return self._upload(fields, prepared)
+            return self._upload(fields, prepared, query(None, extra_params))
         if prepared is not None:
             fields["files"] = [prepared]
         if attachments:
             fields["attachments"] = [dict(a) for a in attachments]
-        return self._post(Message, "/messages", fields)
+        return self._post(
+            Message, "/messages", fields, extra_params=extra_params, extra_body=extra_body
+        )
 
-    def _upload(self, fields: dict[str, Any], upload: Upload) -> Message:
+    def _upload(
+        self, fields: dict[str, Any], upload: Upload, params: dict[str, Any] | None
+    ) -> Message:
         try:
             result = self._transport.request(
                 "POST",
                 "/messages",
+                params=params,
                 data=fields,
                 files=lambda: {"files": upload.open()},
             )
@@ -121,6 +131,8 @@ class MessagesResource(Resource):
         before: str | None = None,
         before_message: str | None = None,
         max: int | None = None,
+        *,
+        extra_params: ExtraParams | None = None,
     ) -> PaginatedList[Message]:
         """``GET /messages`` (newest first). Bots must pass ``mentioned_people="me"`` in
         group spaces; ``max`` is at most 100 with ``mentioned_people``."""
@@ -137,6 +149,7 @@ class MessagesResource(Resource):
                 "beforeMessage": before_message,
                 "max": max,
             },
+            extra_params,
         )
 
     def list_direct(
@@ -144,6 +157,8 @@ class MessagesResource(Resource):
         person_id: str | None = None,
         person_email: str | None = None,
         parent_id: str | None = None,
+        *,
+        extra_params: ExtraParams | None = None,
     ) -> PaginatedList[Message]:
         """``GET /messages/direct``: the 1:1 space with a person (exactly one of
         ``person_id`` / ``person_email``)."""
@@ -157,11 +172,12 @@ class MessagesResource(Resource):
                 "personEmail": person_email,
                 "parentId": parent_id,
             },
+            extra_params,
         )
 
-    def get(self, message_id: str) -> Message:
+    def get(self, message_id: str, *, extra_params: ExtraParams | None = None) -> Message:
         """``GET /messages/{messageId}``."""
-        return self._get(Message, f"/messages/{seg(message_id)}")
+        return self._get(Message, f"/messages/{seg(message_id)}", None, extra_params)
 
     def edit(
         self,
@@ -169,6 +185,9 @@ class MessagesResource(Resource):
         room_id: str,
         text: str | None = None,
         markdown: str | None = None,
+        *,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> Message:
         """``PUT /messages/{messageId}``. Webex: at most 10 edits; messages with files or
         cards cannot be edited."""
@@ -182,8 +201,10 @@ class MessagesResource(Resource):
             Message,
             f"/messages/{seg(message_id)}",
             body(roomId=room_id, text=text, markdown=markdown),
+            extra_params=extra_params,
+            extra_body=extra_body,
         )
 
-    def delete(self, message_id: str) -> str | None:
+    def delete(self, message_id: str, *, extra_params: ExtraParams | None = None) -> str | None:
         """``DELETE /messages/{messageId}``; returns the tracking id."""
-        return self._delete(f"/messages/{seg(message_id)}")
+        return self._delete(f"/messages/{seg(message_id)}", extra_params)

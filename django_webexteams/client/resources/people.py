@@ -7,17 +7,27 @@ from typing import Any
 
 from ..models import Person
 from ..pagination import PaginatedList
-from ._base import Resource, body, seg
+from ._base import ExtraBody, ExtraParams, Resource, body, merge_body, query, seg
 
 
 class PeopleResource(Resource):
-    def me(self, *, calling_data: bool | None = None) -> Person:
+    def me(
+        self, *, calling_data: bool | None = None, extra_params: ExtraParams | None = None
+    ) -> Person:
         """``GET /people/me``: the token's own person (or bot)."""
-        return self._get(Person, "/people/me", {"callingData": calling_data})
+        return self._get(Person, "/people/me", {"callingData": calling_data}, extra_params)
 
-    def get(self, person_id: str, *, calling_data: bool | None = None) -> Person:
+    def get(
+        self,
+        person_id: str,
+        *,
+        calling_data: bool | None = None,
+        extra_params: ExtraParams | None = None,
+    ) -> Person:
         """``GET /people/{personId}``."""
-        return self._get(Person, f"/people/{seg(person_id)}", {"callingData": calling_data})
+        return self._get(
+            Person, f"/people/{seg(person_id)}", {"callingData": calling_data}, extra_params
+        )
 
     def list(
         self,
@@ -31,6 +41,7 @@ class PeopleResource(Resource):
         location_id: str | None = None,
         exclude_status: bool | None = None,
         max: int | None = None,
+        extra_params: ExtraParams | None = None,
     ) -> PaginatedList[Person]:
         """``GET /people``. Webex requires one of ``email``, ``display_name`` or ``id``
         unless the token is an admin's. ``id`` takes up to 85 ids (joined with commas)."""
@@ -48,6 +59,7 @@ class PeopleResource(Resource):
                 "excludeStatus": exclude_status,
                 "max": max,
             },
+            extra_params,
         )
 
     def create(
@@ -59,10 +71,13 @@ class PeopleResource(Resource):
         last_name: str | None = None,
         calling_data: bool | None = None,
         min_response: bool | None = None,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
         **fields: Any,
     ) -> Person:
         """``POST /people`` (admin). Further fields of the spec (``phone_numbers``,
-        ``licenses``, ``roles``, ``org_id``, ...) go as snake_case keyword arguments."""
+        ``licenses``, ``roles``, ``org_id``, ...) go as snake_case keyword arguments;
+        ``extra_body`` (Webex names, sent as given) is merged after them."""
         if isinstance(emails, str):
             emails = [emails]
         payload = body(
@@ -73,7 +88,12 @@ class PeopleResource(Resource):
             **_camel_fields(fields),
         )
         return self._post(
-            Person, "/people", payload, {"callingData": calling_data, "minResponse": min_response}
+            Person,
+            "/people",
+            payload,
+            {"callingData": calling_data, "minResponse": min_response},
+            extra_params=extra_params,
+            extra_body=extra_body,
         )
 
     def update(
@@ -84,6 +104,8 @@ class PeopleResource(Resource):
         calling_data: bool | None = None,
         show_all_types: bool | None = None,
         min_response: bool | None = None,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
         **fields: Any,
     ) -> Person:
         """``PUT /people/{personId}`` (admin). Webex replaces the person: pass every field
@@ -92,20 +114,23 @@ class PeopleResource(Resource):
         result = self._transport.request(
             "PUT",
             f"/people/{seg(person_id)}",
-            json_body=payload,
-            params={
-                "callingData": calling_data,
-                "showAllTypes": show_all_types,
-                "minResponse": min_response,
-            },
+            json_body=merge_body(payload, extra_body),
+            params=query(
+                {
+                    "callingData": calling_data,
+                    "showAllTypes": show_all_types,
+                    "minResponse": min_response,
+                },
+                extra_params,
+            ),
         )
         if result.data is None:  # the spec allows 204 No Content here
             return Person.from_json({"id": person_id}, tracking_id=result.tracking_id)
         return self._model(Person, result)
 
-    def delete(self, person_id: str) -> str | None:
+    def delete(self, person_id: str, *, extra_params: ExtraParams | None = None) -> str | None:
         """``DELETE /people/{personId}`` (admin). Returns the tracking id."""
-        return self._delete(f"/people/{seg(person_id)}")
+        return self._delete(f"/people/{seg(person_id)}", extra_params)
 
 
 def _camel_fields(fields: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from ..models import Room
 from ..pagination import PaginatedList
-from ._base import Resource, body, seg
+from ._base import ExtraBody, ExtraParams, Resource, body, seg
 
 
 class RoomsResource(Resource):
@@ -21,6 +21,7 @@ class RoomsResource(Resource):
         from_: str | datetime | None = None,
         to: str | datetime | None = None,
         max: int | None = None,
+        extra_params: ExtraParams | None = None,
     ) -> PaginatedList[Room]:
         """``GET /rooms``: lazy; ``max`` is the page size (1..1000); ``from_``/``to`` bound
         the creation time (ISO-8601 strings or datetimes)."""
@@ -36,6 +37,7 @@ class RoomsResource(Resource):
                 "sortBy": sort_by,
                 "max": max,
             },
+            extra_params,
         )
 
     def create(
@@ -48,6 +50,8 @@ class RoomsResource(Resource):
         is_public: bool | None = None,
         description: str | None = None,
         is_announcement_only: bool | None = None,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> Room:
         """``POST /rooms``."""
         return self._post(
@@ -62,11 +66,13 @@ class RoomsResource(Resource):
                 description=description,
                 isAnnouncementOnly=is_announcement_only,
             ),
+            extra_params=extra_params,
+            extra_body=extra_body,
         )
 
-    def get(self, room_id: str) -> Room:
+    def get(self, room_id: str, *, extra_params: ExtraParams | None = None) -> Room:
         """``GET /rooms/{roomId}``."""
-        return self._get(Room, f"/rooms/{seg(room_id)}")
+        return self._get(Room, f"/rooms/{seg(room_id)}", None, extra_params)
 
     def update(
         self,
@@ -80,6 +86,8 @@ class RoomsResource(Resource):
         description: str | None = None,
         is_announcement_only: bool | None = None,
         is_read_only: bool | None = None,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> Room:
         """``PUT /rooms/{roomId}``; Webex requires ``title``."""
         return self._put(
@@ -95,8 +103,10 @@ class RoomsResource(Resource):
                 isAnnouncementOnly=is_announcement_only,
                 isReadOnly=is_read_only,
             ),
+            extra_params=extra_params,
+            extra_body=extra_body,
         )
 
-    def delete(self, room_id: str) -> str | None:
+    def delete(self, room_id: str, *, extra_params: ExtraParams | None = None) -> str | None:
         """``DELETE /rooms/{roomId}``; returns the tracking id."""
-        return self._delete(f"/rooms/{seg(room_id)}")
+        return self._delete(f"/rooms/{seg(room_id)}", extra_params)

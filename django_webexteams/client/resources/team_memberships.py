@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from ..models import TeamMembership
 from ..pagination import PaginatedList
-from ._base import Resource, body, seg
+from ._base import ExtraBody, ExtraParams, Resource, body, seg
 
 
 class TeamMembershipsResource(Resource):
-    def list(self, team_id: str, *, max: int | None = None) -> PaginatedList[TeamMembership]:
+    def list(
+        self, team_id: str, *, max: int | None = None, extra_params: ExtraParams | None = None
+    ) -> PaginatedList[TeamMembership]:
         """``GET /team/memberships`` of one team."""
         if not team_id:
             raise ValueError("team_id is required")
-        return self._list(TeamMembership, "/team/memberships", {"teamId": team_id, "max": max})
+        return self._list(
+            TeamMembership, "/team/memberships", {"teamId": team_id, "max": max}, extra_params
+        )
 
     def create(
         self,
@@ -20,6 +24,9 @@ class TeamMembershipsResource(Resource):
         person_id: str | None = None,
         person_email: str | None = None,
         is_moderator: bool = False,
+        *,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> TeamMembership:
         """``POST /team/memberships``: add a person by id or e-mail (exactly one)."""
         if (person_id is None) == (person_email is None):
@@ -33,18 +40,33 @@ class TeamMembershipsResource(Resource):
                 personEmail=person_email,
                 isModerator=is_moderator,
             ),
+            extra_params=extra_params,
+            extra_body=extra_body,
         )
 
-    def get(self, membership_id: str) -> TeamMembership:
+    def get(self, membership_id: str, *, extra_params: ExtraParams | None = None) -> TeamMembership:
         """``GET /team/memberships/{membershipId}``."""
-        return self._get(TeamMembership, f"/team/memberships/{seg(membership_id)}")
+        return self._get(
+            TeamMembership, f"/team/memberships/{seg(membership_id)}", None, extra_params
+        )
 
-    def update(self, membership_id: str, *, is_moderator: bool) -> TeamMembership:
+    def update(
+        self,
+        membership_id: str,
+        *,
+        is_moderator: bool,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
+    ) -> TeamMembership:
         """``PUT /team/memberships/{membershipId}``."""
         return self._put(
-            TeamMembership, f"/team/memberships/{seg(membership_id)}", {"isModerator": is_moderator}
+            TeamMembership,
+            f"/team/memberships/{seg(membership_id)}",
+            {"isModerator": is_moderator},
+            extra_params=extra_params,
+            extra_body=extra_body,
         )
 
-    def delete(self, membership_id: str) -> str | None:
+    def delete(self, membership_id: str, *, extra_params: ExtraParams | None = None) -> str | None:
         """``DELETE /team/memberships/{membershipId}``; returns the tracking id."""
-        return self._delete(f"/team/memberships/{seg(membership_id)}")
+        return self._delete(f"/team/memberships/{seg(membership_id)}", extra_params)

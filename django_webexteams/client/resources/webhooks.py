@@ -6,15 +6,19 @@ from typing import Literal
 
 from ..models import Webhook
 from ..pagination import PaginatedList
-from ._base import Resource, body, seg
+from ._base import ExtraBody, ExtraParams, Resource, body, seg
 
 
 class WebhooksResource(Resource):
     def list(
-        self, *, owned_by: str | None = None, max: int | None = None
+        self,
+        *,
+        owned_by: str | None = None,
+        max: int | None = None,
+        extra_params: ExtraParams | None = None,
     ) -> PaginatedList[Webhook]:
         """``GET /webhooks``."""
-        return self._list(Webhook, "/webhooks", {"ownedBy": owned_by, "max": max})
+        return self._list(Webhook, "/webhooks", {"ownedBy": owned_by, "max": max}, extra_params)
 
     def create(
         self,
@@ -25,6 +29,9 @@ class WebhooksResource(Resource):
         filter: str | None = None,
         secret: str | None = None,
         owned_by: str | None = None,
+        *,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> Webhook:
         """``POST /webhooks``. ``secret`` makes Webex sign deliveries (``X-Spark-Signature``);
         ``filter`` is a query-string-like ``roomId=...&personEmail=...``."""
@@ -40,11 +47,13 @@ class WebhooksResource(Resource):
                 secret=secret,
                 ownedBy=owned_by,
             ),
+            extra_params=extra_params,
+            extra_body=extra_body,
         )
 
-    def get(self, webhook_id: str) -> Webhook:
+    def get(self, webhook_id: str, *, extra_params: ExtraParams | None = None) -> Webhook:
         """``GET /webhooks/{webhookId}``."""
-        return self._get(Webhook, f"/webhooks/{seg(webhook_id)}")
+        return self._get(Webhook, f"/webhooks/{seg(webhook_id)}", None, extra_params)
 
     def update(
         self,
@@ -54,6 +63,9 @@ class WebhooksResource(Resource):
         secret: str | None = None,
         owned_by: str | None = None,
         status: Literal["active", "inactive"] | None = None,
+        *,
+        extra_params: ExtraParams | None = None,
+        extra_body: ExtraBody | None = None,
     ) -> Webhook:
         """``PUT /webhooks/{webhookId}``: only name, target URL, secret, owner and status can
         change; ``status="active"`` reactivates a webhook Webex disabled."""
@@ -67,8 +79,10 @@ class WebhooksResource(Resource):
                 ownedBy=owned_by,
                 status=status,
             ),
+            extra_params=extra_params,
+            extra_body=extra_body,
         )
 
-    def delete(self, webhook_id: str) -> str | None:
+    def delete(self, webhook_id: str, *, extra_params: ExtraParams | None = None) -> str | None:
         """``DELETE /webhooks/{webhookId}``; returns the tracking id."""
-        return self._delete(f"/webhooks/{seg(webhook_id)}")
+        return self._delete(f"/webhooks/{seg(webhook_id)}", extra_params)

@@ -3,9 +3,10 @@ demo (a thin wrapper over ``django_webexteams.testing.runner``)."""
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
@@ -23,13 +24,28 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from django_webexteams.testing.runner import run
 
-        run(
-            host=options["host"],
-            port=options["port"],
-            seed=options["seed"],
-            redirect_uris=options["redirect_uris"],
-            as_json=options["as_json"],
-            rate_limit_per_minute=options["rate_limit_per_minute"],
-            control=options["control"],
-            stdout=self.stdout,
-        )
+        host, port = options["host"], options["port"]
+        try:
+            run(
+                host=host,
+                port=port,
+                seed=options["seed"],
+                redirect_uris=options["redirect_uris"],
+                as_json=options["as_json"],
+                rate_limit_per_minute=options["rate_limit_per_minute"],
+                control=options["control"],
+                stdout=self.stdout,
+            )
+        except OSError as exc:
+            # Binding the port is the one OSError a newcomer meets here: one line, what next.
+            if exc.errno == errno.EADDRINUSE:
+                raise CommandError(
+                    f"Port {port} on {host} is already in use (another fake Webex, or make "
+                    f"demo?). Stop it, or pick another port: --port {port + 1}"
+                ) from exc
+            if exc.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
+                raise CommandError(
+                    f"Cannot listen on {host}:{port} ({exc.strerror}). Use --host 127.0.0.1 "
+                    "and a port above 1024."
+                ) from exc
+            raise

@@ -7,12 +7,14 @@ queued and is reported).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from django_webexteams import messaging
+from django_webexteams.client.files import is_url
 from django_webexteams.models import Credential
 
 
@@ -54,7 +56,7 @@ class Command(BaseCommand):
                     text=options["text"],
                     markdown=options["markdown"],
                     parent_id=options["parent"],
-                    file=options["file"],
+                    file=_file_argument(options["file"]),
                     credential=credential,
                     idempotency_key=options["idempotency_key"],
                     enqueue=not now,
@@ -83,3 +85,11 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Outbound message {row.pk} {result.outcome}: {row.last_error or result.reason}"
             )
+
+
+def _file_argument(value: str | None) -> str | Path | None:
+    """The operator's ``--file``: a URL stays a URL, anything else is a local path (the
+    person at the shell may read their own files; send_message takes strings as URLs only)."""
+    if value is None or is_url(value):
+        return value
+    return Path(value)

@@ -7,14 +7,17 @@ or its Webex id. Secrets are never printed.
 
 from __future__ import annotations
 
+import shlex
 import uuid
 from argparse import ArgumentParser
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from django_webexteams import webhooks
-from django_webexteams.client import WebexError
+from django_webexteams.client import NotFoundError, WebexError
 from django_webexteams.models import Credential, Webhook
 
 
@@ -34,6 +37,38 @@ def find_webhook(ref: str) -> Webhook:
     if found is None:
         raise CommandError(f"No webhook {ref!r} (give its id, uuid or Webex id).")
     return found
+
+
+def register_again_hint(webhook: Webhook) -> str:
+    """The command that registers ``webhook`` again (one line, ready to paste)."""
+    parts = [
+        "manage.py webexteams_webhooks register",
+        f"--name {shlex.quote(webhook.name)}",
+        f"--resource {webhook.resource}",
+        f"--event {webhook.event}",
+    ]
+    if webhook.filter:
+        parts.append(f"--filter {shlex.quote(webhook.filter)}")
+    if webhook.credential_id:
+        parts.append(f"--credential {webhook.credential_id}")
+    return " ".join(parts)
+
+
+@contextmanager
+def _gone_at_webex(webhook: Webhook) -> Iterator[None]:
+    """A webhook Webex no longer has (404), or never had (no Webex id): one line saying so,
+    with the command that registers it again; the row is marked missing."""
+    try:
+        yield
+    except (NotFoundError, ValueError) as exc:
+        if isinstance(exc, ValueError) and webhook.webex_id:
+            raise
+        Webhook.objects.filter(pk=webhook.pk).update(status=Webhook.Status.MISSING)
+        where = "is gone at Webex (404)" if webhook.webex_id else "was never registered at Webex"
+        raise CommandError(
+            f"Webhook {webhook.pk} ({webhook.name}) {where}; register it again: "
+            f"{register_again_hint(webhook)}"
+        ) from exc
 
 
 def find_credential(ref: int | None) -> Credential | None:
@@ -137,11 +172,15 @@ class Command(BaseCommand):
         )
 
     def do_reactivate(self, options: dict[str, Any]) -> None:
-        webhook = webhooks.reactivate_webhook(find_webhook(options["webhook"]))
+        webhook = find_webhook(options["webhook"])
+        with _gone_at_webex(webhook):
+            webhooks.reactivate_webhook(webhook)
         self.stdout.write(self.style.SUCCESS(f"Reactivated: {self._line(webhook)}"))
 
     def do_rotate_secret(self, options: dict[str, Any]) -> None:
-        webhook = webhooks.rotate_secret(find_webhook(options["webhook"]))
+        webhook = find_webhook(options["webhook"])
+        with _gone_at_webex(webhook):
+            webhooks.rotate_secret(webhook)
         self.stdout.write(self.style.SUCCESS(f"New secret stored for: {self._line(webhook)}"))
 
     def do_check(self, options: dict[str, Any]) -> None:

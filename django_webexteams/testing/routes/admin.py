@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from ..errors import WebexError, bad_request, conflict, missing, not_found
+from ..ids import decode_id, make_id
 from ..pagination import paginate
-from ..state import Organization, Person
+from ..state import License, Organization, Person
 from . import router
 from .base import Ctx, items, no_content, ok
 
@@ -41,8 +43,9 @@ def delete_org(ctx: Ctx) -> Any:
     ctx.require_admin()
     org = _visible_org(ctx, ctx.params["id"])
     state = ctx.state
-    if org.id == state.org.id:
-        # The fake's own organization always holds the seeded subscription's licenses.
+    if state.licenses_of(org.id):
+        # An organization with a subscription (the fake's own, add_organization's) holds
+        # its licenses.
         raise conflict("Org cannot be deleted as it has active subscriptions or licenses.")
     people = [p for p in state.people.values() if p.org_id == org.id]
     if len(people) > 1:
@@ -60,10 +63,11 @@ def delete_org(ctx: Ctx) -> Any:
 @router.route("GET", "/licenses")
 def list_licenses(ctx: Ctx) -> Any:
     ctx.require_admin()
-    org_id = ctx.req.arg("orgId")
-    if org_id and org_id != ctx.me.org_id:
+    org_id = ctx.req.arg("orgId") or ctx.me.org_id
+    if not ctx.state.administers(ctx.me, org_id):
+        # Another organization's licenses (not a customer the caller's org manages): none.
         return items([])
-    lics = list(ctx.state.licenses.values())
+    lics = ctx.state.licenses_of(org_id)
     page, headers = paginate(
         ctx.req,
         lics,
@@ -108,7 +112,7 @@ def _assignee(ctx: Ctx, data: dict[str, Any]) -> Person:
     org_id = data.get("orgId")
     if org_id is not None and org_id != person.org_id:
         raise not_found(_NO_ORG)
-    if person.org_id != ctx.me.org_id:
+    if not ctx.state.administers(ctx.me, person.org_id):
         raise not_found("Could not find a person with provided ID.")
     return person
 
@@ -144,11 +148,13 @@ def assign_licenses(ctx: Ctx) -> Any:
         lic_id = item.get("id")
         if not isinstance(lic_id, str) or not lic_id:
             raise missing("id")
-        if lic_id not in state.licenses:
+        lic = state.licenses.get(lic_id)
+        if lic is None or lic.org_id != person.org_id:
+            # Another organization's license is not one this person can hold.
             raise _license_error(
                 "License not recognized", 400000, f"License not recognized {lic_id}"
             )
-    sites = state.meeting_sites()
+    sites = state.meeting_sites(person.org_id)
     for item in site_reqs:
         site, account = item.get("siteUrl"), item.get("accountType")
         if not isinstance(site, str) or not site:
@@ -189,13 +195,67 @@ def assign_licenses(ctx: Ctx) -> Any:
     return ok(body, status=206 if partial else 200)
 
 
+#: ``limit`` of ``GET /licenses/{id}?includeAssignedTo=user``: default and maximum (spec)
+ASSIGNED_LIMIT = 300
+
+
 @router.route("GET", "/licenses/{id}")
 def get_license(ctx: Ctx) -> Any:
+    """Get License Details. With ``includeAssignedTo=user``, ``users`` lists its holders
+    (``INTERNAL``: of the license's organization, else ``EXTERNAL``), ``limit`` at a time
+    (<= 300), further ones behind a ``next`` token given in the ``Link`` header; without it,
+    ``next`` and ``limit`` are ignored ("applicable only if includeAssignedTo is populated")."""
     ctx.require_admin()
     lic = ctx.state.licenses.get(ctx.params["id"])
-    if lic is None:
+    if lic is None or not ctx.state.administers(ctx.me, lic.org_id):
         raise not_found("Could not find a license with provided ID.")
-    return ok(lic.to_json(ctx.state.consumed(lic.id)))
+    body = lic.to_json(ctx.state.consumed(lic.id))
+    assigned_to = ctx.req.arg("includeAssignedTo")
+    if assigned_to is None or ctx.fake.faults.quirks.license_users_unsupported:
+        return ok(body)
+    if assigned_to != "user":
+        raise bad_request(f"Invalid value for includeAssignedTo: {assigned_to!r} (user)")
+    return _with_users(ctx, lic, body)
+
+
+def _with_users(ctx: Ctx, lic: License, body: dict[str, Any]) -> Any:
+    raw_limit = ctx.req.arg("limit")
+    limit = ASSIGNED_LIMIT
+    if raw_limit is not None:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= ASSIGNED_LIMIT:
+            raise bad_request(f"Invalid value for limit: 1 to {ASSIGNED_LIMIT}")
+        limit = int(raw_limit)
+    holders = sorted(
+        (p for p in ctx.state.people.values() if lic.id in p.licenses), key=lambda p: p.id
+    )
+    start = 0
+    token = ctx.req.arg("next")
+    if token:
+        decoded = decode_id(token)
+        if decoded is None or decoded[0] != "LICENSE_USER_PAGING" or not decoded[1].isdigit():
+            raise bad_request("Invalid value for next.")
+        start = int(decoded[1])
+    page = holders[start : start + limit]
+    body["users"] = [
+        {
+            "id": p.id,
+            "type": "INTERNAL" if p.org_id == lic.org_id else "EXTERNAL",
+            "displayName": p.display_name,
+            "email": p.email,
+        }
+        for p in page
+    ]
+    headers: dict[str, str] = {}
+    if start + limit < len(holders):
+        query = urlencode(
+            {
+                "includeAssignedTo": "user",
+                "limit": limit,
+                "next": make_id("LICENSE_USER_PAGING", str(start + limit)),
+            }
+        )
+        headers["Link"] = f'<{ctx.req.base_url}{ctx.req.path}?{query}>; rel="next"'
+    return ok(body, headers=headers)
 
 
 @router.route("GET", "/roles")

@@ -20,7 +20,12 @@ def _require_officer(ctx: Ctx) -> None:
 def list_events(ctx: Ctx) -> Any:
     _require_officer(ctx)
     req = ctx.req
-    events = sorted(ctx.state.events.values(), key=lambda e: e.seq, reverse=True)
+    # A compliance officer sees the events of their own organization only.
+    events = sorted(
+        (e for e in ctx.state.events.values() if e.org_id == ctx.me.org_id),
+        key=lambda e: e.seq,
+        reverse=True,
+    )
     for name, attr in (("resource", "resource"), ("type", "type"), ("actorId", "actor_id")):
         value = req.arg(name)
         if value:
@@ -44,6 +49,6 @@ def list_events(ctx: Ctx) -> Any:
 def get_event(ctx: Ctx) -> Any:
     _require_officer(ctx)
     event = ctx.state.events.get(ctx.params["id"])
-    if event is None:
+    if event is None or event.org_id != ctx.me.org_id:
         raise not_found("Could not find an event with provided ID.")
     return ok(event.to_json())

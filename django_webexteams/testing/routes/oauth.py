@@ -32,11 +32,35 @@ def _redirect(uri: str, params: dict[str, str]) -> Response:
     return Response(302, b"", {"Location": location}, content_type="text/plain")
 
 
+# A plain card, close enough to Webex's consent page that a newcomer knows where they are;
+# inline (the fake serves no static files) and without any external resource.
+_STYLE = (
+    "<meta name='viewport' content='width=device-width, initial-scale=1'><style>"
+    "body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;"
+    "background:#f2f4f7;color:#1f2328;font:16px/1.5 system-ui,-apple-system,'Segoe UI',"
+    "Roboto,sans-serif}"
+    "main{background:#fff;max-width:28rem;width:calc(100% - 2rem);padding:2rem;"
+    "border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08)}"
+    "h1{font-size:1.25rem;margin:0 0 1rem}"
+    ".fake{display:inline-block;font-size:.75rem;font-weight:600;letter-spacing:.04em;"
+    "text-transform:uppercase;color:#7a4d00;background:#fff4d6;border-radius:4px;"
+    "padding:.1rem .5rem;margin-bottom:.75rem}"
+    "ul{padding-left:1.25rem;color:#57606a}label{display:block;margin:1rem 0}"
+    "input[type=email]{display:block;width:100%;box-sizing:border-box;margin-top:.25rem;"
+    "padding:.5rem .75rem;border:1px solid #d0d7de;border-radius:6px;font:inherit}"
+    "button{font:inherit;padding:.5rem 1.25rem;border-radius:20px;border:1px solid #d0d7de;"
+    "background:#fff;cursor:pointer;margin-right:.5rem}"
+    "button#accept{background:#0070d2;border-color:#0070d2;color:#fff}"
+    "</style>"
+)
+
+
 def _page(status: int, title: str, body: str) -> Response:
     doc = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head><body>"
-        f"<h1>{html.escape(title)}</h1>{body}</body></html>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>{_STYLE}</head><body><main>"
+        "<span class='fake'>Fake Webex: tokens work only here</span>"
+        f"<h1>{html.escape(title)}</h1>{body}</main></body></html>"
     )
     return Response(status, doc, {}, content_type="text/html; charset=utf-8")
 

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import bad_request, conflict, missing, not_found
+from ..errors import bad_request, conflict, forbidden, missing, not_found
 from ..pagination import paginate
+from ..state import Person
 from . import router
 from .base import Ctx, bool_field, items, no_content, ok, str_field
 
 
 def _visible_json(ctx: Ctx, person_id: str) -> dict[str, Any]:
     person = ctx.state.people[person_id]
-    return person.to_json(for_admin=ctx.me.is_admin or person.id == ctx.me.id)
+    # Roles and licenses: for the person, and for administrators of the person's own (or a
+    # managed) organization; another organization's administrator sees the directory entry.
+    return person.to_json(
+        for_admin=person.id == ctx.me.id or ctx.state.administers(ctx.me, person.org_id)
+    )
+
+
+def _administered(ctx: Ctx, person_id: str) -> Person:
+    person = ctx.state.people.get(person_id)
+    if person is None or not ctx.state.administers(ctx.me, person.org_id):
+        # Another organization's person is not revealed to this administrator's writes.
+        raise not_found("Could not find a person with provided ID.")
+    return person
 
 
 @router.route("GET", "/people/me")
@@ -34,7 +47,15 @@ def list_people(ctx: Ctx) -> Any:
         raise bad_request("Email, displayName, or id list should be specified.")
     if len(ids) > 85:
         raise bad_request("Too many ids: at most 85 may be given.")
+    if org_id and org_id != ctx.me.org_id and not ctx.state.administers(ctx.me, org_id):
+        # "Only admin users of another organization (such as partners) may use this
+        # parameter."
+        raise forbidden("Not authorized to list people of another organization.")
     people = sorted(ctx.state.people.values(), key=lambda p: p.display_name.lower())
+    if not (email or display_name or ids):
+        # An administrator's unfiltered list is one organization's (the directory search by
+        # e-mail, name or id reaches further).
+        people = [p for p in people if p.org_id == (org_id or ctx.me.org_id)]
     not_found_ids: list[str] = []
     if ids:
         people = [ctx.state.people[i] for i in ids if i in ctx.state.people]
@@ -66,15 +87,19 @@ def get_person(ctx: Ctx) -> Any:
     return ok(_visible_json(ctx, person.id))
 
 
-def _check_licenses_roles(ctx: Ctx, data: dict[str, Any], current: list[str]) -> None:
+def _check_licenses_roles(ctx: Ctx, data: dict[str, Any], current: list[str], org_id: str) -> None:
     for name in ("licenses", "roles"):
         value = data.get(name)
         if value is None:
             continue
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad_request(f"Invalid value for {name}: expected a list of ids")
-        table = ctx.state.licenses if name == "licenses" else ctx.state.roles
-        unknown = [v for v in value if v not in table]
+        if name == "licenses":
+            # Only the person's organization's licenses can be given.
+            ours = {lic.id for lic in ctx.state.licenses_of(org_id)}
+            unknown = [v for v in value if v not in ours]
+        else:
+            unknown = [v for v in value if v not in ctx.state.roles]
         if unknown:
             raise bad_request(
                 f"License not recognized {unknown[0]}"
@@ -100,7 +125,10 @@ def create_person(ctx: Ctx) -> Any:
         raise bad_request("Invalid value for emails: expected a list of e-mail addresses")
     if ctx.state.person_by_email(emails[0]) is not None:
         raise conflict("User already exists.")
-    _check_licenses_roles(ctx, data, [])
+    org_id = str_field(data, "orgId") or ctx.me.org_id
+    if not ctx.state.administers(ctx.me, org_id):
+        raise not_found("Could not find an organization with provided ID.")
+    _check_licenses_roles(ctx, data, [], org_id)
     display_name = str_field(data, "displayName")
     first = str_field(data, "firstName")
     last = str_field(data, "lastName")
@@ -113,6 +141,7 @@ def create_person(ctx: Ctx) -> Any:
         last_name=last,
         licenses=data.get("licenses"),
         roles=data.get("roles") or [],
+        org_id=org_id,
     )
     person.nick_name = str_field(data, "nickName")
     person.department = str_field(data, "department")
@@ -128,13 +157,11 @@ def create_person(ctx: Ctx) -> Any:
 @router.route("PUT", "/people/{id}")
 def update_person(ctx: Ctx) -> Any:
     ctx.require_admin()
-    person = ctx.state.people.get(ctx.params["id"])
-    if person is None:
-        raise not_found("Could not find a person with provided ID.")
+    person = _administered(ctx, ctx.params["id"])
     data = ctx.body()
     # Webex requires displayName on update (the PUT replaces the record).
     display_name = str_field(data, "displayName", required=True)
-    _check_licenses_roles(ctx, data, person.licenses)
+    _check_licenses_roles(ctx, data, person.licenses, person.org_id)
     emails = data.get("emails")
     if emails is not None:
         if not isinstance(emails, list) or not emails:
@@ -167,9 +194,8 @@ def update_person(ctx: Ctx) -> Any:
 @router.route("DELETE", "/people/{id}")
 def delete_person(ctx: Ctx) -> Any:
     ctx.require_admin()
-    person = ctx.state.people.pop(ctx.params["id"], None)
-    if person is None:
-        raise not_found("Could not find a person with provided ID.")
+    person = _administered(ctx, ctx.params["id"])
+    del ctx.state.people[person.id]
     for value in [t for t, tok in ctx.state.tokens.items() if tok.person_id == person.id]:
         del ctx.state.tokens[value]
     for mid in [m.id for m in ctx.state.memberships.values() if m.person_id == person.id]:

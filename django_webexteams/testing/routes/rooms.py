@@ -22,6 +22,13 @@ def list_rooms(ctx: Ctx) -> Any:
     req = ctx.req
     mine = {m.room_id for m in ctx.state.memberships.values() if m.person_id == ctx.me.id}
     rooms = [ctx.state.rooms[r] for r in mine if r in ctx.state.rooms]
+    if req.arg_bool("orgPublicSpaces"):
+        # "Shows the org's public spaces joined and unjoined": the caller's organization's.
+        rooms = [
+            r
+            for r in ctx.state.rooms.values()
+            if r.is_public and r.type == "group" and r.owner_id == ctx.me.org_id
+        ]
     team_id = req.arg("teamId")
     if team_id:
         rooms = [r for r in rooms if r.team_id == team_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..delivery import unsupported_filter_keys
 from ..errors import bad_request, forbidden, not_found
 from ..ids import make_id
 from ..pagination import paginate
@@ -53,11 +54,16 @@ def _check_url(url: str) -> None:
         raise bad_request("targetUrl must be an absolute http(s) URL.")
 
 
+def _sees(ctx: Ctx, hook: Webhook) -> bool:
+    # Its creator, and the administrators of its organization for an org-wide webhook.
+    return hook.created_by == ctx.me.id or (
+        hook.owned_by == "org" and ctx.me.is_admin and hook.org_id == ctx.me.org_id
+    )
+
+
 def _visible(ctx: Ctx, webhook_id: str) -> Webhook:
     hook = ctx.state.webhooks.get(webhook_id)
-    if hook is None or not (
-        hook.created_by == ctx.me.id or (hook.owned_by == "org" and ctx.me.is_admin)
-    ):
+    if hook is None or not _sees(ctx, hook):
         raise not_found("Could not find a webhook with provided ID.")
     return hook
 
@@ -65,11 +71,7 @@ def _visible(ctx: Ctx, webhook_id: str) -> Webhook:
 @router.route("GET", "/webhooks")
 def list_webhooks(ctx: Ctx) -> Any:
     owned_by = ctx.req.arg("ownedBy")
-    hooks = [
-        h
-        for h in sorted(ctx.state.webhooks.values(), key=lambda h: h.seq)
-        if h.created_by == ctx.me.id or (h.owned_by == "org" and ctx.me.is_admin)
-    ]
+    hooks = [h for h in sorted(ctx.state.webhooks.values(), key=lambda h: h.seq) if _sees(ctx, h)]
     if owned_by:
         hooks = [h for h in hooks if h.owned_by == owned_by]
     page, headers = paginate(
@@ -101,6 +103,11 @@ def create_webhook(ctx: Ctx) -> Any:
         raise bad_request("ownedBy must be creator or org.")
     if owned_by == "org" and not ctx.me.is_admin:
         raise forbidden("Only administrators may create organization-wide webhooks.")
+    filter = str_field(data, "filter")
+    if filter:
+        bad = unsupported_filter_keys(resource, filter)
+        if bad:
+            raise bad_request(f"Invalid value for filter: {bad[0]} is not a {resource} filter.")
     hook = Webhook(
         id=make_id("WEBHOOK"),
         name=name,
@@ -111,7 +118,7 @@ def create_webhook(ctx: Ctx) -> Any:
         org_id=ctx.me.org_id,
         app_id=ctx.state.app_id,
         created=ctx.state.clock.now(),
-        filter=str_field(data, "filter"),
+        filter=filter,
         secret=str_field(data, "secret"),
         owned_by=owned_by,
     )
