@@ -34,7 +34,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Paginator
 from django.db import connections, models
 from django.db.models import ExpressionWrapper, F, QuerySet, TextField
 from django.db.models.constants import LOOKUP_SEP
@@ -313,6 +313,10 @@ def _queue(
         )
 
 
+#: The largest row offset a page may start at (PostgreSQL's OFFSET is a bigint).
+_MAX_OFFSET = 2**62
+
+
 class EstimatedCountPaginator(Paginator):  # type: ignore[type-arg]
     """A paginator that does not ``COUNT(*)`` a huge unfiltered table on PostgreSQL.
 
@@ -344,10 +348,14 @@ class EstimatedCountPaginator(Paginator):  # type: ignore[type-arg]
     def validate_number(self, number: Any) -> int:
         try:
             return super().validate_number(number)
-        except Exception:
-            # With an estimated count the last pages may not exist: show them empty.
-            if self.count > self.threshold:
-                return int(number)
+        except EmptyPage:
+            # With an estimated count the last pages may not exist: show them empty. Only
+            # pages past the end: a page below 1 (a negative slice) or one whose offset
+            # overflows the database's bigint stays an invalid page (the admin then shows
+            # its "?e=1" page), never a 500 (issue 16: fuzzing ?p=).
+            page = int(number)
+            if self.count > self.threshold and 1 <= page <= _MAX_OFFSET // self.per_page:
+                return page
             raise
 
 
