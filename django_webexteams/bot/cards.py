@@ -113,6 +113,18 @@ def _number(value: Any) -> int | float | None:
     return value if isinstance(value, int | float) else None
 
 
+def _parse_number(text: str) -> int | float | None:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
 def _flat_choices(choices: Any) -> list[tuple[Any, Any]]:
     """``(value, title)`` pairs, option groups flattened (a card has no groups)."""
     flat: list[tuple[Any, Any]] = []
@@ -178,7 +190,14 @@ def _input(name: str, bound: forms.BoundField) -> dict[str, Any]:
     if placeholder:
         element["placeholder"] = _text(placeholder)
     if value is not None:
-        element["value"] = value
+        if element["type"] == "Input.Number":
+            # The schema's Input.Number value is a number; something typed that is not one
+            # (a submission that failed validation) is shown empty, its error under it.
+            number = _parse_number(value)
+            if number is not None:
+                element["value"] = number
+        else:
+            element["value"] = value
     element["label"] = label
     if field.required:
         element["isRequired"] = True

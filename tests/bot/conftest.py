@@ -33,3 +33,9 @@ def bot() -> Iterator[Bot]:
 def kit(fake_webex: Any, db: None, bot: Bot) -> Iterator[BotTestKit]:
     with BotTestKit(fake_webex, bot=bot) as k:
         yield k
+    # Every card the bot sent in the test: within Webex's limits and valid Adaptive Card 1.3.
+    from tests.bot.test_cards import assert_valid_1_3
+
+    for sent in k.cards:
+        assert sent.row.attachments is not None
+        assert_valid_1_3(sent.row.attachments[0])

@@ -188,7 +188,7 @@ def test_a_card_submitted_with_invalid_then_valid_input(kit: BotTestKit, bot: Bo
     booked: list[dict[str, Any]] = []
     teach_booking(bot, booked)
     [card] = kit.simulate_message("book", space="group").sent
-    assert card.card is not None and card.inputs()["people"] == "2"
+    assert card.card is not None and card.inputs()["people"] == 2
     assert card.message_id  # delivered to the fake: it can be submitted
 
     bad = kit.simulate_card_submit(card, {"room": "c", "day": "someday", "people": "40"})
@@ -200,7 +200,7 @@ def test_a_card_submitted_with_invalid_then_valid_input(kit: BotTestKit, bot: Bo
     assert "Enter a valid date." in errors
     assert any("less than or equal to 12" in e for e in errors)
     # The card comes back with what was typed, in the same thread as the first card.
-    assert again.inputs()["people"] == "40" and again.parent_id == card.parent_id
+    assert again.inputs()["people"] == 40 and again.parent_id == card.parent_id
 
     good = kit.simulate_card_submit(again, {"room": "b", "day": "2026-12-24", "people": "3"})
     assert [s.text for s in good.sent] == ["Booked b on 24 Dec"]
