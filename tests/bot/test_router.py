@@ -347,3 +347,52 @@ def test_a_bot_nobody_holds_stops_answering(kit: BotTestKit) -> None:
     gc.collect()
     kit.simulate_message("ping")
     assert answered == []
+
+
+def test_a_card_on_someone_elses_message_does_not_reach_the_handler(
+    kit: BotTestKit, bot: Bot, fake_webex: Any
+) -> None:
+    booked: list[dict[str, Any]] = []
+    teach_booking(bot, booked)
+    # Mallory posts her own message carrying a card that claims to be the bot's booking card.
+    attachment, _text = bot.render_card("booking")
+    space = kit.group_space()
+    forged = fake_webex.post_message(kit.user, space.id, text="card", attachments=[attachment])
+    action = fake_webex.submit_card(
+        kit.user,
+        forged["id"],
+        {"webexteams_card": "booking", "room": "a", "day": "2026-12-24", "people": "2"},
+    )
+    data = {k: v for k, v in action.items() if k != "inputs"}
+    done = kit._event("attachmentActions", data, actor_id=kit.user.id, obj=action,
+                      transport="webhook")  # fmt: skip
+    assert booked == [] and done.sent == []
+
+
+def test_a_refused_user_cannot_submit_a_card_either(
+    kit: BotTestKit, bot: Bot, fake_webex: Any
+) -> None:
+    booked: list[dict[str, Any]] = []
+
+    @bot.command("book")
+    def book(ctx: Any) -> None:
+        ctx.say("Anyone?", card=bot.render_card("booking")[0])
+
+    bot.on_card_submit("booking", form=Booking, allow=Access(domains=["example.com"]))(
+        lambda ctx: booked.append(ctx.cleaned_data)
+    )
+    [card] = kit.simulate_message("book", space="group").sent
+    guest = fake_webex.add_person("guest@partner.org", "Guest")
+    fake_webex.add_member(kit.user, card.room_id, guest)
+    done = kit.simulate_card_submit(
+        card, {"room": "a", "day": "2026-12-24", "people": "2"}, sender=guest
+    )
+    assert [s.text for s in done.sent] == ["Sorry, you are not allowed to use this form."]
+    assert booked == []
+
+
+def test_answer_keys_fit_the_outbox_column() -> None:
+    long = Bot("x" * 300, connect=False)
+    key = long.answer_key("Y2lz" * 40)
+    assert len(key) <= 255 and key != long.answer_key("Y2lz" * 40, 2)
+    assert Bot("ops", connect=False).answer_key("M1") == "webexteams.bot:ops:M1:1"
