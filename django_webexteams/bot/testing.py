@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.test import Client, TestCase
-from django.test.utils import override_settings
+from django.test import Client, TestCase, override_settings
 from django.urls import reverse
 
 from django_webexteams import messaging, signals
