@@ -22,6 +22,7 @@ from django.core.cache import caches
 from django.utils.translation import gettext as _
 
 from django_webexteams import signals
+from django_webexteams.client.markdown import escape
 from django_webexteams.clients import client_for, rate_limit_key
 from django_webexteams.models import Credential
 
@@ -404,9 +405,11 @@ class Bot:
                 return self._run(ctx, func)
         if self._fallback is not None:
             return self._run(ctx, self._fallback)
+        # The name is the sender's text going into Markdown: escaped, so that "<@all>" or a
+        # link typed as a command is shown, not turned into a mention of everyone or a link.
         ctx.reply(
             markdown=_('Sorry, I do not know the command "%s". Say **help** to see what I can do.')
-            % line.name
+            % escape(line.name)
         )
         return True
 

@@ -72,6 +72,14 @@ def test_an_unknown_command_gets_one_line_pointing_at_help(kit: BotTestKit, bot:
     assert 'do not know the command "dance"' in reply.markdown and "help" in reply.markdown
 
 
+def test_an_unknown_command_is_quoted_not_obeyed_as_markdown(kit: BotTestKit) -> None:
+    # Plain text (as the API lets anyone post it) that would be a mention in Markdown.
+    [reply] = kit.simulate_message("<@all>").sent
+    assert "<@all>" not in reply.markdown and r"\<@all\>" in reply.markdown
+    shown = kit.messages_in(reply.room_id)[-1]
+    assert not shown.get("mentionedGroups")  # nobody was notified
+
+
 def test_help_is_generated_from_the_commands(kit: BotTestKit, bot: Bot) -> None:
     teach_deploy(bot, [])
     [reply] = kit.simulate_message("help").sent
