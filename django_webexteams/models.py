@@ -146,7 +146,8 @@ class Webhook(models.Model):
     secret = EncryptedTextField(_("secret"), blank=True, default="")
     # The secret before the last rotation, accepted for WEBHOOK_SECRET_GRACE_SECONDS after
     # secret_rotated_at (deliveries Webex signed before it took the new one), never after.
-    previous_secret = EncryptedTextField(_("previous secret"), blank=True, default="")
+    # NULL until the first rotation (no ciphertext of "" stored per webhook).
+    previous_secret = EncryptedTextField(_("previous secret"), blank=True, null=True)
     secret_rotated_at = models.DateTimeField(_("secret rotated at"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE

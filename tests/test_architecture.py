@@ -153,7 +153,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     (
         "features",
-        ("django_webexteams.webhooks", "django_webexteams.messaging", "django_webexteams.oauth"),
+        (
+            "django_webexteams.webhooks",
+            "django_webexteams.messaging",
+            "django_webexteams.oauth",
+            "django_webexteams.bot",
+        ),
     ),
     (
         "entry points",

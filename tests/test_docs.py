@@ -37,8 +37,11 @@ SH_DOCS = [p for p in DOCS if blocks(p, {"sh", "console", "bash", "shell"})]
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", PY_DOCS, ids=_id)
 def test_python_samples_run(path: Path, fake_webex: Any, settings: Any) -> None:
+    from testproject.bot.receivers import bot as example_bot
     from testproject.celery import app
 
+    # The test project's bot answers every message; the samples show their own bots.
+    example_bot.disconnect()
     bot = fake_webex.add_bot("Docs Bot")
     person = fake_webex.add_person("reader@example.com", "Reader")
     room = fake_webex.create_room(person, "Docs space", members=[bot])
@@ -66,6 +69,7 @@ def test_python_samples_run(path: Path, fake_webex: Any, settings: Any) -> None:
                 pytest.fail(f"{_id(path)}, python block {number} failed: {exc!r}\n{code}")
     finally:
         app.conf.task_always_eager = eager
+        example_bot.connect()
         # Receivers the samples connected (@receiver holds weak references) die with the
         # namespace now, instead of answering signals in later tests until the next GC.
         namespace.clear()

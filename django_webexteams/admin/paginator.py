@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Paginator
 from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
@@ -12,6 +12,10 @@ from django.utils.functional import cached_property
 __all__ = [
     "EstimatedCountPaginator",
 ]
+
+
+#: The largest row offset a page may start at (PostgreSQL's OFFSET is a bigint).
+_MAX_OFFSET = 2**62
 
 
 class EstimatedCountPaginator(Paginator):  # type: ignore[type-arg]
@@ -45,8 +49,12 @@ class EstimatedCountPaginator(Paginator):  # type: ignore[type-arg]
     def validate_number(self, number: Any) -> int:
         try:
             return super().validate_number(number)
-        except Exception:
-            # With an estimated count the last pages may not exist: show them empty.
-            if self.count > self.threshold:
-                return int(number)
+        except EmptyPage:
+            # With an estimated count the last pages may not exist: show them empty. Only
+            # pages past the end: a page below 1 (a negative slice) or one whose offset
+            # overflows the database's bigint stays an invalid page (the admin then shows
+            # its "?e=1" page), never a 500 (issue 16: fuzzing ?p=).
+            page = int(number)
+            if self.count > self.threshold and 1 <= page <= _MAX_OFFSET // self.per_page:
+                return page
             raise

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='webhook',
             name='previous_secret',
-            field=django_webexteams.fields.EncryptedTextField(blank=True, default='', verbose_name='previous secret'),
+            field=django_webexteams.fields.EncryptedTextField(blank=True, null=True, verbose_name='previous secret'),
         ),
         migrations.AddField(
             model_name='webhook',

@@ -1,35 +1,35 @@
-"""The example bot's adaptive card: a one-question feedback form.
+"""The example bot's card: a one-question feedback form, as a Django form.
 
-Cards are plain dicts in the Adaptive Cards schema
-(https://developer.webex.com/docs/api/guides/cards); ``send_message(attachments=...)`` posts
-one, and a person's "Submit" arrives as an ``attachmentActions:created`` webhook
-(``receivers.card_submitted``).
+The toolkit renders it as an Adaptive Card 1.3 (``django_webexteams.bot.form_card``) and
+validates a submission with the same form (receivers.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+
+
+class FeedbackForm(forms.Form):
+    rating = forms.TypedChoiceField(
+        label="Your rating",
+        choices=[(str(n), str(n)) for n in range(1, 6)],
+        coerce=int,
+        initial="5",
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label="Comment",
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": "Anything to add?"}),
+    )
+
 
 def feedback_card() -> dict[str, Any]:
-    """A card asking "How is the demo going?" with a 1-5 choice and a comment box."""
-    return {
-        "contentType": "application/vnd.microsoft.card.adaptive",
-        "content": {
-            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "type": "AdaptiveCard",
-            "version": "1.3",
-            "body": [
-                {"type": "TextBlock", "text": "How is the demo going?", "weight": "Bolder"},
-                {
-                    "type": "Input.ChoiceSet",
-                    "id": "rating",
-                    "style": "expanded",
-                    "value": "5",
-                    "choices": [{"title": str(n), "value": str(n)} for n in range(1, 6)],
-                },
-                {"type": "Input.Text", "id": "comment", "placeholder": "Anything to add?"},
-            ],
-            "actions": [{"type": "Action.Submit", "title": "Send"}],
-        },
-    }
+    """The feedback card as an attachment for ``send_message(attachments=...)``."""
+    from testproject.bot.receivers import bot
+
+    attachment, _text = bot.render_card("feedback")
+    return attachment

@@ -1,68 +1,42 @@
-"""The example bot's signal receivers: it answers every message it hears, and thanks people
-who submit its feedback card (cards.py).
+"""The example bot, written with the bot toolkit (docs/bot.md).
 
-The webhook receiver (docs/webhooks.md) turns each Webex delivery into Django signals; this
-module is what a project writes on top. Events caused by the bot itself (its own replies)
-are not dispatched (``WEBHOOK_DISPATCH_OWN_EVENTS`` is off), so it never answers itself.
+It answers ``help``, sends a feedback card on ``feedback`` (a Django form, cards.py), thanks
+people who submit it, and answers anything else with "You said: ...". The toolkit fetches the
+message, strips the mention, answers in the thread through ``send_message`` (one answer per
+message, however often the delivery is processed) and never answers the bot's own messages.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.dispatch import receiver
+from django_webexteams.bot import Bot, Context
+from testproject.bot.cards import FeedbackForm
 
-from django_webexteams.events import WebhookEvent
-from django_webexteams.messaging import send_message
-from django_webexteams.models import Webhook, WebhookDelivery
-from django_webexteams.signals import attachment_action_created, message_created
+bot = Bot()
 
-ECHO_UID = "testproject.bot.echo"
-CARD_UID = "testproject.bot.card_submitted"
+# The receivers the toolkit connected, by name, for code that disconnects them (tests).
+ECHO_UID = bot.dispatch_uid("message_created")
+CARD_UID = bot.dispatch_uid("attachment_action_created")
+echo = bot.message_receiver
+card_submitted = bot.card_receiver
 
 
-@receiver(message_created, dispatch_uid=ECHO_UID)
-def echo(
-    sender: type[Webhook],
-    *,
-    event: WebhookEvent,
-    webhook: Webhook,
-    delivery: WebhookDelivery,
-    **kwargs: Any,
-) -> None:
-    """Reply "You said: ..." in the message's thread."""
-    # A delivery holds ids only: fetch the message (with the webhook's credential) for its text.
-    message = event.fetch()
-    send_message(
-        room_id=message.room_id,
-        # Webex threads are one level deep: answer in the thread, or start one.
-        parent_id=message.parent_id or message.id,
-        text=f"You said: {message.text}",
-        credential=webhook.credential,
-        # Reprocessing this delivery must not answer twice: one reply per message.
-        idempotency_key=f"echo:{message.id}",
+@bot.command("feedback", help="I ask how the demo is going, with a card")
+def ask_for_feedback(ctx: Context) -> None:
+    ctx.reply_card("feedback")
+
+
+@bot.on_card_submit("feedback", form=FeedbackForm, title="How is the demo going?", submit="Send")
+def thank_for_feedback(ctx: Context) -> None:
+    data: dict[str, Any] = ctx.cleaned_data or {}
+    comment = data["comment"].strip()
+    ctx.reply(
+        f"Thanks! You rated the demo {data['rating']}/5"
+        + (f' and said "{comment}".' if comment else ".")
     )
 
 
-@receiver(attachment_action_created, dispatch_uid=CARD_UID)
-def card_submitted(
-    sender: type[Webhook],
-    *,
-    event: WebhookEvent,
-    webhook: Webhook,
-    delivery: WebhookDelivery,
-    **kwargs: Any,
-) -> None:
-    """Answer a card submission in the card's thread, quoting what was chosen."""
-    # The delivery never carries the inputs: fetch the action (as the card's sender).
-    action = event.fetch()
-    inputs = action.inputs or {}
-    comment = str(inputs.get("comment") or "").strip()
-    send_message(
-        room_id=action.room_id,
-        parent_id=action.message_id,
-        text=f"Thanks! You rated the demo {inputs.get('rating', '?')}/5"
-        + (f' and said "{comment}".' if comment else "."),
-        credential=webhook.credential,
-        idempotency_key=f"card:{action.id}",
-    )
+@bot.fallback
+def echo_back(ctx: Context) -> None:
+    ctx.reply(f"You said: {ctx.text}")

@@ -150,18 +150,20 @@ def webhook_delivered(s: Story) -> list[str]:
 
 def receiver_answers(s: Story) -> list[str]:
     from django_webexteams.models import OutboundMessage
+    from testproject.bot.receivers import bot
 
     message = s.made["hello"]
+    # The toolkit keys each answer by the message it answers (bot.answer_key).
     row = s.wait(
         "the receiver to queue a reply with send_message",
-        lambda: OutboundMessage.objects.filter(idempotency_key=f"echo:{message.id}").first(),
+        lambda: OutboundMessage.objects.filter(idempotency_key=bot.answer_key(message.id)).first(),
     )
     s.made["reply_row"] = row
     fetched = [r for r in s.bot_requests("GET", f"/messages/{message.id}") if r["status"] == 200]
     if not fetched:
         raise StepFailed("the receiver did not fetch the message from the fake (GET /messages/id)")
     return [
-        "testproject/bot/receivers.py: event.fetch() -> GET /messages/{id} as the bot -> 200",
+        "testproject/bot/receivers.py (bot toolkit): GET /messages/{id} as the bot -> 200",
         f'send_message(...) -> outbox row #{row.pk} "{row.text}", queued for the worker',
     ]
 
@@ -248,6 +250,7 @@ def card_posted(s: Story) -> list[str]:
 
 def card_submitted(s: Story) -> list[str]:
     from django_webexteams.models import OutboundMessage
+    from testproject.bot.receivers import bot
 
     inputs = {"rating": "5", "comment": "works on my machine"}
     action = s.client("alice").attachment_actions.create(
@@ -255,12 +258,12 @@ def card_submitted(s: Story) -> list[str]:
     )
     row = s.wait(
         "the attachmentActions webhook and the receiver's answer",
-        lambda: OutboundMessage.objects.filter(idempotency_key=f"card:{action.id}").first(),
+        lambda: OutboundMessage.objects.filter(idempotency_key=bot.answer_key(action.id)).first(),
     )
     s.wait_sent(row, "the answer to the card")
     return [
         f"Alice submitted {inputs} (client.attachment_actions.create)",
-        "webhook attachmentActions:created -> receiver card_submitted -> event.fetch() inputs",
+        "webhook attachmentActions:created -> the bot's FeedbackForm validated the inputs",
         f"Echo Bot, in the card's thread: {row.text}",
     ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.paginator import EmptyPage
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -69,6 +70,14 @@ def test_delivery_changelist_with_100k_rows(
 
     # A deep page still answers (an empty page if the estimate overshoots, never a 404).
     assert su_client.get(url + "?p=990").status_code == 200
+    # Hostile page numbers on the estimated count: never a negative slice (a 500).
+    for page in ("-1", "0", "1.5", "%", "\u00b2"):
+        assert su_client.get(url, {"p": page}).status_code == 200, page
+    paginator = EstimatedCountPaginator(WebhookDelivery.objects.all(), 100)
+    assert paginator.validate_number(10**6) == 10**6  # past the estimate: an empty page
+    for bad in (-1, 0):
+        with pytest.raises(EmptyPage):
+            paginator.validate_number(bad)
 
 
 def test_filtered_delivery_changelist_counts_only_the_filtered_rows(

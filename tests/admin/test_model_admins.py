@@ -657,3 +657,21 @@ def test_outbox_status_filter(world: World, su_client: Client) -> None:
     url = reverse("admin:webexteams_outboundmessage_changelist") + "?status__exact=failed"
     rows = su_client.get(url).context["cl"].result_list
     assert [r.room_id for r in rows] == ["r1"]
+
+
+@pytest.mark.parametrize("page", ["-1", "0", "9" * 40, "\u00b2", "1_0"])
+def test_estimated_count_pages_out_of_range_are_not_500(
+    su_client: Client, monkeypatch: pytest.MonkeyPatch, page: str
+) -> None:
+    """Fuzzing ?p= (issue 16): with a planner estimate standing in for the count (a big
+    table), a page below 1 was sliced negatively and a huge one overflowed the OFFSET."""
+
+    from django_webexteams.admin import EstimatedCountPaginator
+
+    monkeypatch.setattr(
+        EstimatedCountPaginator, "count", property(lambda self: 10**6), raising=True
+    )
+    url = reverse("admin:webexteams_webhookdelivery_changelist")
+    response = su_client.get(url, {"p": page})
+    assert response.status_code in (200, 302)
+    assert su_client.get(url, {"p": "990"}).status_code == 200  # past the end: empty page
