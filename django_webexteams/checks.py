@@ -158,7 +158,7 @@ def check_login_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
     ends on "login_refused" while nothing else looks wrong (issue 15)."""
     if not _setting("CLIENT_ID"):
         return []
-    from django_webexteams.backends import WebexBackend
+    from django_webexteams.oauth.backends import WebexBackend
 
     for path in getattr(settings, "AUTHENTICATION_BACKENDS", None) or ():
         try:

@@ -26,6 +26,7 @@ __all__ = [
     "build_client",
     "client_for",
     "identity_cache_key",
+    "person_id_of",
     "rate_limit_key",
     "remember_sender",
     "sender_of",
@@ -41,6 +42,7 @@ class HasClient(Protocol):
 
     pk: Any
     access_token: Any
+    webex_person_id: Any
 
     def client(self, **kwargs: Any) -> WebexClient: ...
 
@@ -115,6 +117,49 @@ def identity_cache_key(credential: HasClient | None, kind: str = "me") -> str:
     token = str(credential.access_token or "") if credential is not None else bot_token() or ""
     raw = f"{conf.api_base_url()}\n{token}".encode()
     return f"webexteams:{kind}:{hashlib.sha256(raw).hexdigest()[:32]}"
+
+
+def person_id_of(
+    credential: HasClient | None,
+    *,
+    client: WebexClient | None = None,
+    expected: str | None = None,
+) -> str:
+    """The Webex person id of ``credential``'s token (``None``: the bot token).
+
+    A stored credential knows it (``webex_person_id``). Otherwise it is looked up with
+    ``people/me`` and kept in the default cache under :func:`identity_cache_key` (API base
+    URL and token, by digest). ``expected`` is what an event says the identity is (a
+    delivery's ``createdBy``, who registered the webhook): a cached id that disagrees is
+    checked again with ``people/me`` (a token reissued to another bot, a restored or shared
+    cache, a fake Webex restarted with new ids; issue 15, a bot answering itself), and the
+    disagreement itself is remembered so that a webhook registered by another identity does
+    not cost a request per event. If ``people/me`` fails, a cached id still counts; with
+    none, the error is raised.
+    """
+    if credential is not None and credential.webex_person_id:
+        return str(credential.webex_person_id)
+    cache = caches["default"]
+    key = identity_cache_key(credential)
+    person_id = cache.get(key)
+    if person_id and (not expected or person_id == expected):
+        return str(person_id)
+    checked = f"{key}:vs:{hashlib.sha256(expected.encode()).hexdigest()[:16]}" if expected else ""
+    if person_id and checked and cache.get(checked) == person_id:
+        return str(person_id)  # already checked again: the registrant is another identity
+    try:
+        me = (client or client_for(credential)).people.me()
+    except Exception:
+        if person_id:  # could not check again: the cached id still counts
+            logger.warning("people/me failed; keeping the cached person id")
+            return str(person_id)
+        raise
+    if person_id and person_id != me.id:
+        logger.warning("The cached person id of a token was stale; it is now %s", me.id)
+    cache.set(key, me.id, IDENTITY_CACHE_SECONDS)
+    if checked and me.id != expected:
+        cache.set(checked, me.id, IDENTITY_CACHE_SECONDS)
+    return str(me.id)
 
 
 def remember_sender(credential: HasClient | None, person_id: str | None) -> None:

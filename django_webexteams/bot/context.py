@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django_webexteams.messaging import send_message
 
@@ -11,13 +11,24 @@ from .cards import check_card
 if TYPE_CHECKING:
     from django import forms
 
-    from django_webexteams.client import AttachmentAction, Message, Person, Room
+    from django_webexteams.client import AttachmentAction, Message, Person, Room, WebexClient
     from django_webexteams.events import WebhookEvent
     from django_webexteams.models import Credential, OutboundMessage, Webhook, WebhookDelivery
 
-    from .router import Bot
+__all__ = ["BotLike", "Context"]
 
-__all__ = ["Context"]
+
+class BotLike(Protocol):
+    """What a context needs of its :class:`~django_webexteams.bot.Bot` (the router builds
+    contexts, so this module names it by these members, never by an import)."""
+
+    def client(self, credential: Credential | None = None) -> WebexClient: ...
+
+    def answer_key(self, object_id: str, number: int = 1) -> str: ...
+
+    def render_card(
+        self, card_id: str, *, form: forms.BaseForm | None = None, initial: Any = None
+    ) -> tuple[dict[str, Any], str]: ...
 
 
 class Context:
@@ -41,7 +52,7 @@ class Context:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: BotLike,
         event: WebhookEvent,
         *,
         credential: Credential | None,

@@ -18,12 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.core.cache import caches
 from django.utils.translation import gettext as _
 
 from django_webexteams import signals
 from django_webexteams.client.markdown import escape
-from django_webexteams.clients import client_for, rate_limit_key
+from django_webexteams.clients import client_for, person_id_of
 from django_webexteams.models import Credential
 
 from .access import Access
@@ -44,8 +43,6 @@ logger = logging.getLogger("django_webexteams.bot")
 
 Handler = Callable[..., Any]
 
-# The bot's own person id never changes for a token; a new token gets a new key.
-_ME_SECONDS = 24 * 3600
 # OutboundMessage.idempotency_key is a 255-character column.
 _MAX_KEY = 255
 _COMMAND_NAME = re.compile(r"^[\w][\w.-]*$")
@@ -254,21 +251,16 @@ class Bot:
         """A client acting as this bot."""
         return client_for(credential if credential is not None else self.credential())
 
-    def person_id(self, credential: Credential | None = None) -> str:
-        """The bot's own Webex person id: the credential's, or ``people/me`` once per token
-        (kept in the default cache under a key naming the token by digest, never the token)."""
+    def person_id(
+        self, credential: Credential | None = None, *, expected: str | None = None
+    ) -> str:
+        """The bot's own Webex person id: the credential's, or ``people/me`` (the package's one
+        identity cache, :func:`django_webexteams.clients.person_id_of`: keyed by API base URL
+        and token, checked again when it disagrees with ``expected``, an event's
+        ``createdBy``)."""
         if credential is None:
             credential = self.credential()
-        if credential is not None and credential.webex_person_id:
-            return str(credential.webex_person_id)
-        cache = caches["default"]
-        key = f"webexteams:bot:me:{rate_limit_key(credential)}"
-        found = cache.get(key)
-        if found:
-            return str(found)
-        me = self.client(credential).people.me()
-        cache.set(key, me.id, _ME_SECONDS)
-        return str(me.id)
+        return person_id_of(credential, client=self.client(credential), expected=expected)
 
     def answer_key(self, object_id: str, number: int = 1) -> str:
         """The idempotency key of this bot's ``number``-th answer to the Webex object
@@ -321,8 +313,11 @@ class Bot:
         if kind == ("memberships", "created") and not self._joins:
             return False  # no people/me lookup for a bot that does not greet
         credential = webhook.credential if webhook is not None else self.credential()
-        own_id = self.person_id(credential)
-        if event.actor_id and event.actor_id == own_id:
+        # A webhook's createdBy is who registered it (this bot's token, for the webhooks it
+        # serves): a fact of the delivery that cannot go stale, unlike a cached identity.
+        registrant = (event.created_by or None) if webhook is not None else None
+        own_id = self.person_id(credential, expected=registrant)
+        if event.actor_id and event.actor_id in {own_id, registrant}:
             logger.debug("%r: ignoring its own event %s", self, event.data_id)
             return False
         ctx = Context(self, event, credential=credential, webhook=webhook, delivery=delivery)

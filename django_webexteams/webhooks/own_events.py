@@ -4,13 +4,10 @@ caused itself are not dispatched as new work.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from typing import TYPE_CHECKING
 
-from django.core.cache import caches
-
-from django_webexteams.clients import IDENTITY_CACHE_SECONDS, client_for, identity_cache_key
+from django_webexteams.clients import person_id_of
 from django_webexteams.events import WebhookEvent
 from django_webexteams.models import Webhook
 
@@ -34,43 +31,18 @@ def own_person_id(
 ) -> str | None:
     """The Webex person id of the identity that owns ``webhook`` (the bot, usually).
 
-    A stored credential knows it (``webex_person_id``). For the ``BOT_TOKEN`` it is looked
-    up with ``people/me`` and kept in the Django cache under a key naming the API base URL
-    and the token (by digest, never the token): the same token is another person at another
-    Webex. ``expected`` is what the delivery says (its ``createdBy``, the identity that
-    registered the webhook): a cached id that disagrees is checked again with ``people/me``
-    (a token reissued to another bot, a restored or shared cache, a fake Webex restarted
-    with new ids), and the disagreement itself is remembered so that a webhook registered by
-    another identity does not cost a request per delivery. If the lookup fails,
-    ``fallback`` (the payload's ``createdBy``) is returned.
+    :func:`django_webexteams.clients.person_id_of` of the webhook's credential (the stored
+    id, or ``people/me`` cached per API base URL and token and checked again when it
+    disagrees with ``expected``, the delivery's ``createdBy``). If the lookup fails and
+    nothing is cached, ``fallback`` (the payload's ``createdBy``) is returned.
     """
-    credential = webhook.credential
-    if credential is not None and credential.webex_person_id:
-        return credential.webex_person_id
-    cache = caches["default"]
-    key = identity_cache_key(credential)
-    person_id = cache.get(key)
-    if person_id and (not expected or person_id == expected):
-        return str(person_id)
-    checked = f"{key}:vs:{hashlib.sha256(expected.encode()).hexdigest()[:16]}" if expected else ""
-    if person_id and checked and cache.get(checked) == person_id:
-        return str(person_id)  # already checked again: the webhook's registrant is another
     try:
-        me = (client or client_for(credential)).people.me()
+        return person_id_of(webhook.credential, client=client, expected=expected)
     except Exception:
-        if person_id:  # could not check again: the cached id still counts (with createdBy)
-            logger.warning("people/me failed for %r; keeping the cached person id", webhook)
-            return str(person_id)
         if fallback is None:
             raise
         logger.warning("people/me failed for %r; using the webhook's createdBy", webhook)
         return fallback
-    if person_id and person_id != me.id:
-        logger.warning("The cached person id of %r was stale; it is now %s", webhook, me.id)
-    cache.set(key, me.id, IDENTITY_CACHE_SECONDS)
-    if checked and me.id != expected:
-        cache.set(checked, me.id, IDENTITY_CACHE_SECONDS)
-    return str(me.id)
 
 
 def _is_own_event(event: WebhookEvent, webhook: Webhook, own_id: str | None = None) -> bool:

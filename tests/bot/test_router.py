@@ -404,3 +404,43 @@ def test_answer_keys_fit_the_outbox_column() -> None:
     key = long.answer_key("Y2lz" * 40)
     assert len(key) <= 255 and key != long.answer_key("Y2lz" * 40, 2)
     assert Bot("ops", connect=False).answer_key("M1") == "webexteams.bot:ops:M1:1"
+
+
+def test_a_restarted_fake_under_a_warm_cache_neither_loops_nor_breaks_cards(
+    bot: Bot, settings: Any, db: None
+) -> None:
+    """Issue 15 for the toolkit: the fake restarted (same token, new person ids) while the
+    cache still holds the bot's old person id, as after a first ``make demo``. The bot still
+    recognises its own card (a second demo run refused it as "not that card") and still
+    ignores its own messages: the cached id is checked again against ``createdBy``."""
+    from django.core.cache import caches
+
+    from django_webexteams.testing import FakeWebex
+
+    caches["default"].clear()
+    booked: list[dict[str, Any]] = []
+    teach_booking(bot, booked)
+    heard: list[Any] = []
+    bot.hears("^I said")(heard.append)
+    token = "issue15-toolkit-bot-token"
+    ids = []
+    for _run in range(2):
+        with FakeWebex() as fake:
+            person = fake.add_bot("Test Bot", token=token)
+            ids.append(person.id)
+            with BotTestKit(fake, bot=bot, bot_person=person) as kit:
+                [card] = kit.simulate_message("book", space="group").sent
+                done = kit.simulate_card_submit(
+                    card, {"room": "b", "day": "2026-12-24", "people": "3"}
+                )
+                assert [s.text for s in done.sent] == ["Booked b on 24 Dec"]
+                settings.WEBEXTEAMS = {
+                    **settings.WEBEXTEAMS,
+                    "WEBHOOK_DISPATCH_OWN_EVENTS": True,
+                }
+                space = kit.group_space()
+                own = fake.post_message(person, space.id, text="I said this")
+                data = {k: own[k] for k in ("id", "roomId", "roomType", "personId", "personEmail")}
+                kit._event("messages", data, actor_id=person.id, obj=own, transport="webhook")
+                assert heard == []
+    assert ids[0] != ids[1] and len(booked) == 2
