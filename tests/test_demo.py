@@ -95,11 +95,21 @@ def test_demo_once_without_redis(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.redis
-def test_demo_once_with_redis(tmp_path: Path) -> None:
+def test_demo_twice_with_redis(tmp_path: Path) -> None:
+    """What a newcomer does: ``DEMO_ONCE=1 make demo`` twice, same ports, Redis up (its cache
+    warm from the first run, the fake restarted with new ids for the same tokens). Issue 15:
+    the second run used to make the bot answer itself thousands of times while the demo
+    passed; now both runs pass and the bot posts the same messages each time."""
     env = _demo_env(tmp_path)
-    result = _run_demo(env)
-    _assert_story_passed(result, env)
-    assert "broker    Redis at redis://127.0.0.1:6379/0" in result.stdout
+    posted = []
+    for _run in range(2):
+        result = _run_demo(env)
+        _assert_story_passed(result, env)
+        assert "broker    Redis at redis://127.0.0.1:6379/0" in result.stdout
+        found = re.search(r"(\d+) messages posted by the bot, one per outbox row", result.stdout)
+        assert found, result.stdout[-2000:]
+        posted.append(int(found.group(1)))
+    assert posted[0] == posted[1] > 0
 
 
 @pytest.fixture
