@@ -70,6 +70,13 @@ def test_python_samples_run(path: Path, fake_webex: Any, settings: Any) -> None:
     finally:
         app.conf.task_always_eager = eager
         example_bot.connect()
+        # Bots the samples made stop answering now (their receivers are weak references,
+        # but a bot's handlers can hold it in a cycle that only the GC breaks).
+        from django_webexteams.bot import Bot
+
+        for value in namespace.values():
+            if isinstance(value, Bot):
+                value.disconnect()
         # Receivers the samples connected (@receiver holds weak references) die with the
         # namespace now, instead of answering signals in later tests until the next GC.
         namespace.clear()

@@ -76,7 +76,7 @@ def test_delivery_changelist_with_100k_rows(
         response = su_client.get(url, {"p": page})
         assert response.status_code in (200, 302), page
         if response.status_code == 302:
-            assert response.url.endswith("?e=1"), page
+            assert response["Location"].endswith("?e=1"), page
     paginator = EstimatedCountPaginator(WebhookDelivery.objects.all(), 100)
     assert paginator.validate_number(10**6) == 10**6  # past the estimate: an empty page
     for bad in (-1, 0):

@@ -97,6 +97,31 @@ def echo_bot() -> Iterator[None]:
     yield
 
 
+def _naive_echo(sender: Any, *, event: Any, **kwargs: Any) -> None:
+    """A hand-written receiver that answers every message, with no own-event check of its
+    own: what send_message's loop breaker is there for."""
+    from django_webexteams.messaging import send_message
+
+    message = event.fetch()
+    send_message(room_id=message.room_id, parent_id=message.id, text=f"You said: {message.text}")
+
+
+@pytest.fixture
+def naive_echo() -> Iterator[None]:
+    """The example bot (the toolkit, which drops its own events itself) swapped for
+    :func:`_naive_echo`, so the loop breaker is the only thing left between a reply and the
+    next."""
+    from testproject.bot.receivers import bot as example_bot
+
+    example_bot.disconnect()
+    signals.message_created.connect(_naive_echo, dispatch_uid="tests.naive_echo")
+    try:
+        yield
+    finally:
+        signals.message_created.disconnect(dispatch_uid="tests.naive_echo")
+        example_bot.connect()
+
+
 @pytest.mark.usefixtures("eager_celery", "echo_bot")
 def test_the_example_bot_answers_once_and_ignores_its_own_reply(scene: Any) -> None:
     webhooks.register_webhook(name="bot", resource="messages", event="created")
@@ -175,11 +200,11 @@ def test_a_restarted_fake_under_a_warm_cache_gets_exactly_one_reply(
     assert caches["default"].get(identity_cache_key(None)) == bot2.id
 
 
-@pytest.mark.usefixtures("eager_celery", "echo_bot")
+@pytest.mark.usefixtures("eager_celery", "naive_echo")
 def test_the_loop_breaker_stops_a_reply_to_the_bots_own_reply(scene: Any, settings: Any) -> None:
     """Defence in depth: with the own-event check off (as if it were wrong), the bot's
-    reply comes back as an event and the echo receiver answers it; send_message's loop
-    breaker stores that second reply as failed and never sends it."""
+    reply comes back as an event and a receiver that answers everything answers it;
+    send_message's loop breaker stores that second reply as failed and never sends it."""
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_DISPATCH_OWN_EVENTS": True}
     webhooks.register_webhook(name="bot", resource="messages", event="created")
     scene.fake.post_message(scene.alice, scene.room.id, text="ping", mentions=[scene.bot])
@@ -194,7 +219,7 @@ def test_the_loop_breaker_stops_a_reply_to_the_bots_own_reply(scene: Any, settin
     assert rows["failed"].attempts == 0
 
 
-@pytest.mark.usefixtures("eager_celery", "echo_bot")
+@pytest.mark.usefixtures("eager_celery", "naive_echo")
 def test_the_loop_breaker_knows_the_sender_from_webex_even_with_another_created_by(
     scene: Any, settings: Any
 ) -> None:
