@@ -21,7 +21,15 @@ from django_webexteams import messaging
 from django_webexteams.models import OutboundMessage
 from tests.reliability.conftest import FaultInjector, report, wait_until
 
-pytestmark = [pytest.mark.celery, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# pytest-timeout's suite default (300 s) is shorter than this test's own deadline for a hung
+# run (600 s, wait_until below): one CI run took 146 s, the next passed 300 s with every
+# worker still sending. The harness limit follows the test's deadline, not the other way.
+pytestmark = [
+    pytest.mark.celery,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(900),
+]
 
 ROOM_MESSAGES = 500
 DIRECT_MESSAGES = 500
