@@ -58,6 +58,7 @@ from django_webexteams.client import (
     TransportError,
     WebexError,
 )
+from django_webexteams.client.files import is_url
 from django_webexteams.clients import bot_token, client_for, rate_limit_key, remember_sender
 from django_webexteams.messaging import ratelimit
 from django_webexteams.messaging.countdown import (
@@ -67,7 +68,6 @@ from django_webexteams.messaging.countdown import (
     lease_seconds,
 )
 from django_webexteams.messaging.errors import StoredFileError
-from django_webexteams.messaging.files import _is_url
 from django_webexteams.messaging.reconcile import _find_posted, _LookupFailed
 from django_webexteams.models import OutboundMessage
 
@@ -380,7 +380,7 @@ def _post(client: WebexClient, row: OutboundMessage) -> Message:
             return client.messages.create(files=[(name, handle, content_type)], **kwargs)
         finally:
             handle.close()
-    if row.file_name and _is_url(row.file_name):
+    if row.file_name and is_url(row.file_name):
         return client.messages.create(files=[row.file_name], **kwargs)
     return client.messages.create(**kwargs)
 

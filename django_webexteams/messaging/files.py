@@ -34,10 +34,6 @@ class _FileSpec:
     to_close: IO[Any] | None = None
 
 
-def _is_url(value: str) -> bool:
-    return is_url(value)
-
-
 def _file_spec(file: Any) -> _FileSpec:
     """Accepts what the client accepts: a URL, a ``Path``, a Django ``File`` (an upload), a
     binary file object with a ``name``, or ``(filename, bytes_or_fileobj[, content_type])``."""
@@ -54,7 +50,7 @@ def _file_spec(file: Any) -> _FileSpec:
         if hasattr(data, "read"):
             return _FileSpec(name, content=File(data, name=name))
         raise InvalidMessageError("a file tuple's data must be bytes or a binary file object")
-    if isinstance(file, str) and _is_url(file):
+    if isinstance(file, str) and is_url(file):
         if len(file) > 255:  # kept in OutboundMessage.file_name (max_length 255)
             raise InvalidMessageError("a file URL may be at most 255 characters long")
         return _FileSpec(os.path.basename(file.split("?", 1)[0]) or "file", url=file)
