@@ -18,20 +18,21 @@ from django.utils.dateparse import parse_datetime
 
 if TYPE_CHECKING:
     from django_webexteams.client import WebexClient
-    from django_webexteams.models import Webhook
+    from django_webexteams.models import Credential, Webhook
 
 __all__ = ["EventNotFetchableError", "WebhookEvent", "dispatching"]
 
-# The event whose signals are being sent, with its webhook, while receivers run (set by
-# webhooks._dispatch). send_message reads it for its loop breaker: a reply to a message the
-# sender itself posted is never sent.
-_DISPATCHING: contextvars.ContextVar[tuple[WebhookEvent, Webhook] | None] = contextvars.ContextVar(
-    "webexteams_dispatching", default=None
+# The event whose signals are being sent, with its webhook (None for an event the websocket
+# listener received), while receivers run (set by webhooks._dispatch). send_message reads it
+# for its loop breaker: a reply to a message the sender itself posted is never sent.
+_DISPATCHING: contextvars.ContextVar[tuple[WebhookEvent, Webhook | None] | None] = (
+    contextvars.ContextVar("webexteams_dispatching", default=None)
 )
 
 
-def dispatching() -> tuple[WebhookEvent, Webhook] | None:
-    """``(event, webhook)`` while webhook signal receivers run in this context, else ``None``."""
+def dispatching() -> tuple[WebhookEvent, Webhook | None] | None:
+    """``(event, webhook)`` while webhook signal receivers run in this context, else ``None``.
+    ``webhook`` is ``None`` for an event the websocket listener received."""
     return _DISPATCHING.get()
 
 
@@ -87,13 +88,24 @@ class WebhookEvent:
     #: object's own ``data["created"]`` is the closest thing).
     created: datetime | None = None
     webhook: Webhook | None = field(default=None, repr=False)
+    #: ``"webhook"`` or ``"websocket"``: how the event reached this process.
+    transport: str = "webhook"
+    #: The identity a websocket event was received as (``None`` with a webhook, whose
+    #: credential :attr:`credential` then returns, or for the bot token from settings).
+    received_as: Credential | None = field(default=None, repr=False)
     _fetched: Any = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_payload(
-        cls, payload: dict[str, Any], *, webhook: Webhook | None = None
+        cls,
+        payload: dict[str, Any],
+        *,
+        webhook: Webhook | None = None,
+        transport: str = "webhook",
+        received_as: Credential | None = None,
     ) -> WebhookEvent:
-        """Build an event from a delivery payload that :func:`webhooks.parse_payload` accepted."""
+        """Build an event from a delivery payload that :func:`webhooks.parse_payload` accepted
+        (or that the websocket listener built in the same shape)."""
         data = payload.get("data")
         return cls(
             resource=str(payload.get("resource", "")),
@@ -111,6 +123,8 @@ class WebhookEvent:
             status=_str(payload.get("status")),
             created=_datetime(payload.get("created")),
             webhook=webhook,
+            transport=transport,
+            received_as=received_as,
         )
 
     @property
@@ -123,11 +137,26 @@ class WebhookEvent:
         """``data["roomId"]`` when the event has one (messages, memberships, card actions)."""
         return _str(self.data.get("roomId"))
 
+    @property
+    def credential(self) -> Credential | None:
+        """The identity that received the event: the webhook's credential, or the one the
+        websocket listener ran as (``None``: the bot token from settings)."""
+        if self.webhook is not None:
+            return self.webhook.credential
+        return self.received_as
+
+    @property
+    def credential_id(self) -> int | None:
+        """The primary key of :attr:`credential` without loading it."""
+        if self.webhook is not None:
+            return self.webhook.credential_id
+        return self.received_as.pk if self.received_as is not None else None
+
     def client(self) -> WebexClient:
-        """A client acting as the webhook's credential (the bot token when it has none)."""
+        """A client acting as the receiving identity (the bot token when it has none)."""
         from django_webexteams.clients import client_for
 
-        return client_for(self.webhook.credential if self.webhook is not None else None)
+        return client_for(self.credential)
 
     def fetch(self) -> Any:
         """The full object behind the event, read from Webex with the webhook's credential.

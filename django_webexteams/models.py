@@ -194,13 +194,34 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", _("Failed")
         IGNORED = "ignored", _("Ignored")
 
+    class Transport(models.TextChoices):
+        WEBHOOK = "webhook", _("Webhook")
+        WEBSOCKET = "websocket", _("Websocket")
+
     # db_index=False: the (webhook, received_at) index below serves lookups by webhook.
+    # null: an event the websocket listener received has no webhook registration.
     webhook = models.ForeignKey(
         Webhook,
         verbose_name=_("webhook"),
         on_delete=models.CASCADE,
         related_name="deliveries",
         db_index=False,
+        null=True,
+        blank=True,
+    )
+    # The identity a websocket event was received as (null: the bot token from settings).
+    # Webhook deliveries leave it null and take the webhook's credential.
+    credential = models.ForeignKey(
+        Credential,
+        verbose_name=_("credential"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
+        null=True,
+        blank=True,
+    )
+    transport = models.CharField(
+        _("transport"), max_length=16, choices=Transport.choices, default=Transport.WEBHOOK
     )
     # Unique (Meta.constraints): a redelivered event inserts nothing and is not dispatched
     # twice. A constraint rather than unique=True, which on PostgreSQL also builds a
@@ -228,11 +249,23 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["status", "received_at"], name="webexteams_delivery_status"),
             models.Index(fields=["webhook", "received_at"], name="webexteams_delivery_webhook"),
+            # The listener's catch-up asks for its newest websocket delivery; partial, so
+            # webhook deliveries (the hot path) write no entry.
+            models.Index(
+                fields=["credential", "received_at"],
+                name="webexteams_delivery_socket",
+                condition=Q(transport="websocket"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=["received", "processed", "failed", "ignored"]),
                 name="webexteams_delivery_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(transport="websocket", webhook__isnull=True)
+                | Q(transport="webhook", webhook__isnull=False, credential__isnull=True),
+                name="webexteams_delivery_transport_valid",
             ),
             models.UniqueConstraint(fields=["dedupe_key"], name="webexteams_delivery_dedupe_key"),
         ]

@@ -62,11 +62,19 @@ class WebhookDeliveryAdmin(EncryptedFieldsAdmin):
         "resource",
         "event",
         "status",
-        "webhook",
+        "source",
         "data_id_short",
         "attempts",
         "processed_at",
     )
+
+    @admin.display(description=_("received through"), ordering="webhook")
+    def source(self, obj: WebhookDelivery) -> str:
+        """The webhook, or the websocket and the identity the listener ran as."""
+        if obj.webhook_id is not None:
+            return str(obj.webhook)
+        who = str(obj.credential) if obj.credential_id is not None else "BOT_TOKEN"
+        return f"{_('websocket')} ({who})"
 
     # Webex ids are 76-80 characters: shortened (short_webex_id) so every column fits a
     # 1280 px screen (issue 15); the detail page and search use the full id.
@@ -76,8 +84,8 @@ class WebhookDeliveryAdmin(EncryptedFieldsAdmin):
 
     # Fixed-choice filters: the default filter for a plain CharField runs SELECT DISTINCT
     # over the whole table on every page load. No date_hierarchy for the same reason.
-    list_filter = ("status", DeliveryResourceFilter, DeliveryEventFilter)
-    list_select_related = ("webhook",)
+    list_filter = ("status", "transport", DeliveryResourceFilter, DeliveryEventFilter)
+    list_select_related = ("webhook", "credential")
     search_fields = ("dedupe_key", "data_id", "actor_id")
     # Fast with 100,000+ rows: newest first by primary key (indexed; ids grow with
     # received_at), no full COUNT(*) for "x total", an estimated count when unfiltered.
@@ -85,7 +93,9 @@ class WebhookDeliveryAdmin(EncryptedFieldsAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     fields = (
+        "transport",
         "webhook",
+        "credential",
         "status",
         "resource",
         "event",

@@ -271,10 +271,13 @@ class Bot:
             key = "webexteams.bot:" + hashlib.sha256(key.encode()).hexdigest()
         return key
 
-    def _serves(self, webhook: Webhook | None) -> bool:
-        if webhook is None:
-            return True
-        return webhook.credential_id == self._credential_pk
+    def _serves(self, event: WebhookEvent, webhook: Webhook | None) -> bool:
+        if webhook is not None:
+            return webhook.credential_id == self._credential_pk
+        if event.transport == "websocket":
+            # Received by the listener as some identity: this bot serves its own only.
+            return event.credential_id == self._credential_pk
+        return True
 
     # --- cards --------------------------------------------------------------------------------
     def render_card(
@@ -308,14 +311,16 @@ class Bot:
             ("memberships", "created"),
         }:
             return False
-        if not self._serves(webhook):
+        if not self._serves(event, webhook):
             return False
         if kind == ("memberships", "created") and not self._joins:
             return False  # no people/me lookup for a bot that does not greet
-        credential = webhook.credential if webhook is not None else self.credential()
+        received = webhook is not None or event.transport == "websocket"
+        credential = event.credential if received else self.credential()
         # A webhook's createdBy is who registered it (this bot's token, for the webhooks it
-        # serves): a fact of the delivery that cannot go stale, unlike a cached identity.
-        registrant = (event.created_by or None) if webhook is not None else None
+        # serves), and a websocket event's is the listener's own id: a fact of the delivery
+        # that cannot go stale, unlike a cached identity.
+        registrant = (event.created_by or None) if received else None
         own_id = self.person_id(credential, expected=registrant)
         if event.actor_id and event.actor_id in {own_id, registrant}:
             logger.debug("%r: ignoring its own event %s", self, event.data_id)

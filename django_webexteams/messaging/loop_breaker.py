@@ -25,16 +25,18 @@ def _answers_itself(credential: Credential | None) -> str:
     a ``messages:created`` event whose actor is the sending identity, known from facts that
     do not go stale: the ``personId`` Webex returned for this token's last posted message
     (``clients.remember_sender``), and, when the reply goes out with the webhook's own
-    credential, the delivery's ``createdBy`` (who registered the webhook).
+    credential, the delivery's ``createdBy`` (who registered the webhook, or the websocket
+    listener's own person id).
     """
     current = dispatching()
     if current is None:
         return ""
-    event, webhook = current
+    event, _webhook = current
     actor = event.actor_id
     if event.resource != "messages" or event.event != "created" or not actor:
         return ""
-    same_identity = (credential.pk if credential else None) == webhook.credential_id
+    # The receiving identity: the webhook's credential, or the one the listener ran as.
+    same_identity = (credential.pk if credential else None) == event.credential_id
     if (same_identity and actor == event.created_by) or actor == sender_of(credential):
         return (
             f"loop breaker: message {event.data_id} was posted by the sending identity "

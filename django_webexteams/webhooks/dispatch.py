@@ -45,7 +45,7 @@ def process_delivery(delivery_id: int, *, force: bool = False) -> WebhookDeliver
     alone unless ``force``. Returns the delivery (``None`` if the row is gone).
     """
     delivery = (
-        WebhookDelivery.objects.select_related("webhook", "webhook__credential")
+        WebhookDelivery.objects.select_related("webhook", "webhook__credential", "credential")
         .filter(pk=delivery_id)
         .first()
     )
@@ -93,8 +93,13 @@ def _dispatch(
 ) -> str:
     """Send the signals for ``delivery``, collecting receivers' exceptions in ``failures``;
     returns the status to record."""
-    webhook = delivery.webhook
-    event = WebhookEvent.from_payload(delivery.payload, webhook=webhook)
+    webhook = delivery.webhook  # None: received over the websocket (delivery.credential)
+    event = WebhookEvent.from_payload(
+        delivery.payload,
+        webhook=webhook,
+        transport=delivery.transport,
+        received_as=delivery.credential if webhook is None else None,
+    )
     if not conf.get("WEBHOOK_DISPATCH_OWN_EVENTS") and _is_own_event(event, webhook, own_id):
         return WebhookDelivery.Status.IGNORED
     specific = signals.EVENT_SIGNALS.get((event.resource, event.event))

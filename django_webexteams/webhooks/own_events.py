@@ -45,7 +45,7 @@ def own_person_id(
         return fallback
 
 
-def _is_own_event(event: WebhookEvent, webhook: Webhook, own_id: str | None = None) -> bool:
+def _is_own_event(event: WebhookEvent, webhook: Webhook | None, own_id: str | None = None) -> bool:
     """Whether ``event`` was caused by ``webhook``'s own identity (``own_id`` when known).
 
     First from facts in the delivery itself, which cannot go stale: ``createdBy`` is the
@@ -60,7 +60,16 @@ def _is_own_event(event: WebhookEvent, webhook: Webhook, own_id: str | None = No
         return False
     if event.created_by and actor == event.created_by:
         return True
-    if own_id is None:
+    if own_id is None and webhook is None:
+        # Received over the websocket: ``createdBy`` is the listener's own person id (from
+        # people/me at start), checked above; the credential's stored id is checked here.
+        try:
+            own_id = person_id_of(event.received_as, expected=event.created_by or None)
+        except Exception:
+            logger.warning("people/me failed for a websocket event; using its createdBy")
+            own_id = event.created_by or ""
+    elif own_id is None:
+        assert webhook is not None
         own_id = own_person_id(
             webhook, fallback=event.created_by or "", expected=event.created_by or None
         )

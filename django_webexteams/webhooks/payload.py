@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 __all__ = [
+    "EVENT_KEYED",
     "InvalidPayloadError",
     "dedupe_key",
     "parse_payload",
@@ -116,24 +117,53 @@ def parse_payload(body: bytes) -> dict[str, Any]:
     return payload
 
 
+#: Events whose ``data.id`` names one event for good (a message is created and deleted once, a
+#: card submission and a room are created once): their key leaves out the webhook and the rest
+#: of ``data``, so the same event reaching one identity through two webhooks, or through a
+#: webhook and the websocket listener (whose ``data`` is rebuilt from REST), is stored once.
+#: A membership id names a person in a space, who may join again: its ``created`` is kept.
+EVENT_KEYED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("messages", "created"): ("id",),
+    ("messages", "deleted"): ("id",),
+    ("attachmentActions", "created"): ("id",),
+    ("rooms", "created"): ("id",),
+    ("memberships", "created"): ("id", "created"),
+}
+
+
 def dedupe_key(payload: dict[str, Any]) -> str:
-    """The key under which a delivery is stored once.
+    """The key under which a delivery is stored once, whichever transport brought it.
 
     Webex sends no delivery id and no event timestamp, and a redelivery repeats the event.
-    The key is a SHA-256 over the fields that describe the *event* - the webhook id,
-    ``resource``, ``event``, ``actorId`` and the whole ``data`` object - in canonical JSON.
+    The key is a SHA-256 in canonical JSON over what describes the *event* for the identity
+    that receives it (``createdBy``: who registered the webhook, or the listener's own
+    person id), ``resource``, ``event`` and ``actorId``, and then:
+
+    - for the events of :data:`EVENT_KEYED`, only the fields of ``data`` named there (the
+      object's id): an event heard through two webhooks of one identity, or through a
+      webhook and the websocket, is the same delivery and dispatched once;
+    - for every other event, the webhook id and the whole ``data`` object. Distinct updates
+      differ in ``data`` (a room update has a new ``lastActivity``); the one blind spot is
+      an update that ends in exactly the data of an earlier update of the same object by
+      the same actor (e.g. moderator on, off, on), which is treated as a redelivery.
+
     The registration's own fields (``name``, ``status``, ``targetUrl``...) are left out
-    because they may change between a delivery and its redelivery. Distinct events differ
-    in ``data`` (a new message has a new id; a room update a new ``lastActivity``); the one
-    blind spot is an update that ends in exactly the data of an earlier update of the same
-    object by the same actor (e.g. moderator on, off, on), which is treated as a redelivery.
+    because they may change between a delivery and its redelivery.
     """
-    material = {
-        "webhook": payload.get("id"),
-        "resource": payload.get("resource"),
-        "event": payload.get("event"),
+    resource = payload.get("resource")
+    event = payload.get("event")
+    data = payload.get("data")
+    keyed = EVENT_KEYED.get((str(resource), str(event))) if isinstance(data, dict) else None
+    material: dict[str, Any] = {
+        "identity": payload.get("createdBy"),
+        "resource": resource,
+        "event": event,
         "actor": payload.get("actorId"),
-        "data": payload.get("data"),
     }
+    if keyed is not None and isinstance(data, dict):
+        material["data"] = {name: data.get(name) for name in keyed}
+    else:
+        material["webhook"] = payload.get("id")
+        material["data"] = data
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from django_webexteams import conf
-from django_webexteams.models import PrunedDelivery, Webhook, WebhookDelivery
+from django_webexteams.models import Credential, PrunedDelivery, Webhook, WebhookDelivery
 from django_webexteams.webhooks.dispatch import _process
 from django_webexteams.webhooks.lookup import _attnames
 from django_webexteams.webhooks.payload import dedupe_key
@@ -69,6 +69,8 @@ def _build_insert_sql(connection: Any) -> str | None:
 
 _INSERT_FIELDS = (
     "webhook",
+    "credential",
+    "transport",
     "dedupe_key",
     "resource",
     "event",
@@ -136,7 +138,7 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
         elif f.attname == "received_at":
             params.append(f.get_db_prep_save(values["received_at"], connection))
         else:
-            params.append(values[f.attname])  # str and int: every driver binds them as-is
+            params.append(values[f.attname])  # str, int, None: every driver binds them as-is
     params.append(values["dedupe_key"])  # the NOT EXISTS of pruned keys
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -145,11 +147,14 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
 
 
 def accept_delivery(
-    webhook: Webhook,
+    webhook: Webhook | None,
     payload: dict[str, Any],
     *,
     own_person_id: str | None = None,
     body: str | None = None,
+    credential: Credential | None = None,
+    transport: str = WebhookDelivery.Transport.WEBHOOK,
+    on_stored: Callable[[WebhookDelivery], Any] | None = None,
 ) -> tuple[WebhookDelivery, bool]:
     """Store a verified, parsed delivery and schedule its dispatch after commit.
 
@@ -160,17 +165,28 @@ def accept_delivery(
 
     Outside a transaction the INSERT is the delivery's one durable commit. ``sync`` mode then
     dispatches the row written (in memory: no re-read) with ``attempts = 1`` already stored;
-    ``celery`` mode enqueues its primary key. ``own_person_id``: the webhook credential's
+    ``celery`` mode enqueues its primary key. ``own_person_id``: the receiving identity's
     person id when the caller knows it (saves a query in the own-event check). ``body``: the
     JSON text ``payload`` was parsed from (the receiver's verified body), stored as it is
     instead of serialising ``payload`` again; it must be that text.
+
+    ``transport="websocket"`` (the listener): ``webhook`` is ``None`` and ``credential`` the
+    identity the event was received as (``None``: the bot token from settings).
+    ``on_stored(delivery)`` runs once the row is written and before it is dispatched, for
+    new and duplicate deliveries alike (the listener acknowledges the frame there: stored,
+    then acknowledged).
     """
     key = dedupe_key(payload)
     sync = dispatch_mode() == "sync"
-    using = router.db_for_write(WebhookDelivery, instance=webhook)
+    websocket = transport == WebhookDelivery.Transport.WEBSOCKET
+    if websocket == (webhook is not None):
+        raise ValueError("a websocket delivery has no webhook; a webhook delivery has one")
+    using = router.db_for_write(WebhookDelivery, instance=webhook or credential)
     values = {
         "id": None,
-        "webhook_id": webhook.pk,
+        "webhook_id": webhook.pk if webhook is not None else None,
+        "credential_id": credential.pk if websocket and credential is not None else None,
+        "transport": str(transport),
         "dedupe_key": key,
         "resource": payload["resource"],
         "event": payload["event"],
@@ -191,12 +207,19 @@ def accept_delivery(
         existing = WebhookDelivery.objects.using(using).filter(dedupe_key=key).order_by().first()
         if existing is None:  # the other copy rolled back meanwhile; nothing to return
             existing = WebhookDelivery(*_row(values))
+        if on_stored is not None:
+            on_stored(existing)
         return existing, False
     values["id"] = pk
     # The row just written, built the way rows read from the database are (positional
     # values, no keyword handling: this runs per delivery), with the caller's webhook.
     delivery = WebhookDelivery.from_db(using, _attnames(WebhookDelivery), _row(values))
-    WebhookDelivery._meta.get_field("webhook").set_cached_value(delivery, webhook)
+    if webhook is not None:
+        WebhookDelivery._meta.get_field("webhook").set_cached_value(delivery, webhook)
+    else:
+        WebhookDelivery._meta.get_field("credential").set_cached_value(delivery, credential)
+    if on_stored is not None:
+        on_stored(delivery)
     if sync:
         callback: Callable[[], Any] = lambda: _process(delivery, own_id=own_person_id)  # noqa: E731
     else:
