@@ -102,6 +102,20 @@ DEFAULTS: dict[str, Any] = {
     # How the admin runs its long bulk actions ("refresh now", "check status at Webex",
     # "reprocess"): "sync" in the request, "celery" as tasks. None: same as WEBHOOK_DISPATCH.
     "ADMIN_TASKS": None,
+    # --- websocket listener ----------------------------------------------------------------
+    # manage.py webexteams_listen (docs/deployment.md). Experimental:
+    # Webex does not document this path as a public API.
+    "LISTENER_U2C_URL": "https://u2c.wbx2.com/u2c/api/v1/catalog",
+    "LISTENER_DEVICE_NAME": "django-webexteams",
+    # A protocol ping every N seconds, answered within N: a dead connection is noticed
+    # within 2 x N seconds.
+    "LISTENER_PING_SECONDS": 15.0,
+    "LISTENER_BACKOFF_MAX_SECONDS": 60.0,
+    # After a reconnect (and at start), catch up over REST on at most this many seconds.
+    "LISTENER_CATCHUP_SECONDS": 3600,
+    # Hosts besides the catalog's own that may receive the token (exact names).
+    "LISTENER_TRUSTED_HOSTS": (),
+    "LISTENER_MAX_FRAME_BYTES": 1024 * 1024,
 }
 
 

@@ -157,6 +157,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "django_webexteams.messaging",
             "django_webexteams.oauth",
             "django_webexteams.bot",
+            "django_webexteams.listener",
         ),
     ),
     (

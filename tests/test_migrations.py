@@ -21,7 +21,9 @@ def test_no_missing_migrations() -> None:
 @pytest.mark.django_db
 def test_the_deliveries_table_has_only_the_indexes_it_uses() -> None:
     """Every index is written per delivery (twice with its outcome): the dedupe key has its
-    unique index and no LIKE (varchar_pattern_ops) index, which unique=True would add."""
+    unique index and no LIKE (varchar_pattern_ops) index, which unique=True would add. The
+    listener's (credential, received_at) index is partial (websocket rows only), so webhook
+    deliveries write no entry in it."""
     from django.db import connection
 
     from django_webexteams.models import WebhookDelivery
@@ -34,8 +36,22 @@ def test_the_deliveries_table_has_only_the_indexes_it_uses() -> None:
         if c["index"] or c["unique"] or c["primary_key"]
     )
     assert indexed == [
+        (("credential_id", "received_at"), False),
         (("dedupe_key",), True),
         (("id",), True),
         (("status", "received_at"), False),
         (("webhook_id", "received_at"), False),
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_listeners_index_is_partial() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'webexteams_delivery_socket'"
+        )
+        (definition,) = cursor.fetchone()
+    assert "WHERE" in definition and "websocket" in definition

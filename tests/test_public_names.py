@@ -26,6 +26,10 @@ PUBLIC_PATHS = [
     "django_webexteams.models.Webhook",
     "django_webexteams.models.WebhookDelivery",
     "django_webexteams.models.OutboundMessage",
+    # the websocket listener
+    "django_webexteams.listener.Listener",
+    "django_webexteams.listener.ListenerStats",
+    "django_webexteams.listener.ListenerError",
     # signals
     *(
         f"django_webexteams.signals.{name}"
@@ -176,6 +180,7 @@ COMMANDS = [
     "webexteams_deliveries",
     "webexteams_fake_server",
     "webexteams_generate_key",
+    "webexteams_listen",
     "webexteams_outbox",
     "webexteams_rotate_keys",
     "webexteams_send",
