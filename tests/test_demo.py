@@ -62,7 +62,8 @@ def _run_demo(env: dict[str, str], timeout: float = 240) -> subprocess.Completed
 def _leftovers(env: dict[str, str]) -> list[str]:
     """Processes of this demo still running (matched by their unique ports)."""
     marks = (f"--port {env['DEMO_FAKE_PORT']} ", f"127.0.0.1:{env['DEMO_WEB_PORT']} ",
-             f"demo-{env['DEMO_WEB_PORT']}@")  # fmt: skip
+             f"demo-{env['DEMO_WEB_PORT']}@",
+             f"127.0.0.1:{env['DEMO_FAKE_PORT']}/u2c/")  # fmt: skip
     out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if any(m in line + " " for m in marks)]
 
@@ -110,6 +111,26 @@ def test_demo_twice_with_redis(tmp_path: Path) -> None:
         assert found, result.stdout[-2000:]
         posted.append(int(found.group(1)))
     assert posted[0] == posted[1] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_demo_over_the_websocket_twice(tmp_path: Path) -> None:
+    """``DEMO_TRANSPORT=websocket make demo``: the whole story with no webhook, events over
+    the listener's socket; twice, so the device and the warm cache are reused (issue 18)."""
+    env = _demo_env(tmp_path, DEMO_TRANSPORT="websocket")
+    for _run in range(2):
+        result = _run_demo(env)
+        _assert_story_passed(result, env)
+        out = result.stdout
+        assert "websocket listener connected" in out
+        assert "(transport websocket)" in out
+        assert "came back over the socket: skipped" in out
+        assert "socket cardAction attachmentActions:created" in out
+        assert "POST http" not in out  # no webhook delivery in this story
+        listener_out = (tmp_path / "var" / "demo" / "logs" / "listener.out").read_text()
+        assert "webexteams_listen: stopped; frames=" in listener_out
+        assert re.search(r"stored=[1-9]", listener_out)
 
 
 @pytest.fixture

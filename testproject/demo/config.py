@@ -85,6 +85,13 @@ class DemoConfig:
     broker_url: str
     cache_url: str
     transport_options: dict[str, object] = field(default_factory=dict)
+    #: How events reach the test project: "webhook" (signed POSTs) or "websocket" (the
+    #: listener, manage.py webexteams_listen). DEMO_TRANSPORT.
+    events: str = "webhook"
+
+    @property
+    def u2c_url(self) -> str:
+        return f"{self.fake_url}/u2c/api/v1/catalog"
 
     @property
     def web_url(self) -> str:
@@ -157,6 +164,9 @@ def from_env() -> DemoConfig:
     fake_port = _port("DEMO_FAKE_PORT", 8900)
     if web_port == fake_port:
         raise DemoError("DEMO_WEB_PORT and DEMO_FAKE_PORT must differ")
+    events = (os.environ.get("DEMO_TRANSPORT") or "webhook").strip().lower()
+    if events not in ("webhook", "websocket"):
+        raise DemoError(f"DEMO_TRANSPORT must be webhook or websocket, not {events!r}")
     work = var / "demo"
     given = os.environ.get("CELERY_BROKER_URL", "").strip()
     redis = not _flag("DEMO_NO_REDIS") and redis_answers()
@@ -192,4 +202,5 @@ def from_env() -> DemoConfig:
         broker_url=broker,
         cache_url=cache,
         transport_options=options,
+        events=events,
     )

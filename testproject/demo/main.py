@@ -168,6 +168,19 @@ def _start_web_and_worker(config: DemoConfig, sup: Supervisor, env: dict[str, st
 
     sup.wait_for(f"the test project on {config.web_url}", web_up, timeout=60)
     sup.wait_for("the Celery worker", lambda: b"ready." in worker.log.read_bytes(), timeout=60)
+    if config.events == "websocket":
+        out = config.logs / "listener.out"
+        sup.start(
+            "websocket listener",
+            [sys.executable, "manage.py", "webexteams_listen", "--u2c-url", config.u2c_url],
+            env,
+            stdout=out,
+        )
+        sup.wait_for(
+            "the websocket listener to connect",
+            lambda: out.exists() and b"listening as" in out.read_bytes(),
+            timeout=60,
+        )
 
 
 def run_story(story: Story) -> tuple[int, str] | None:
@@ -225,8 +238,13 @@ def main() -> int:
         _start_web_and_worker(config, sup, env)
         say(f"  {OK} test project on {config.web_url} (runserver), Celery worker on "
             f"queue {config.queue}")  # fmt: skip
+        if config.events == "websocket":
+            say(f"  {OK} websocket listener connected (manage.py webexteams_listen); events "
+                "arrive over the socket, not as webhooks")  # fmt: skip
         say()
-        story = Story(config.web_url, config.fake_url, seeded, sup.check_alive)
+        story = Story(
+            config.web_url, config.fake_url, seeded, sup.check_alive, events=config.events
+        )
         failed = run_story(story)
         say()
         if failed is not None:
@@ -267,7 +285,7 @@ def _serve(config: DemoConfig, sup: Supervisor, password: str) -> None:
     say("                                 Webex spaces and licenses pages (licenses: act as")
     say("                                 'My Webex account: Ada Admin', the organisation admin)")
     say(f"  {config.fake_url}/v1      the fake Webex; tokens in {config.logs}/fake.json")
-    say(f"  {config.logs}/  logs of the three processes")
+    say(f"  {config.logs}/  logs of the processes")
     while True:
         sup.check_alive()
         time.sleep(0.5)

@@ -34,7 +34,12 @@ class Story:
     fake_url: str
     seeded: dict[str, Any]
     alive: Callable[[], None]  # raises when a child process died
+    events: str = "webhook"  # or "websocket" (DEMO_TRANSPORT)
     made: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def websocket(self) -> bool:
+        return self.events == "websocket"
 
     # --- helpers ------------------------------------------------------------------------------
     @property
@@ -89,6 +94,8 @@ class Story:
 
 
 def register_webhooks(s: Story) -> list[str]:
+    if s.websocket:
+        return listener_device(s)
     from django_webexteams.webhooks import register_webhook
 
     hooks = [
@@ -99,6 +106,24 @@ def register_webhooks(s: Story) -> list[str]:
     ]
     s.made["webhooks"] = hooks
     return [f"{h.resource}:{h.event} -> {h.target_url}" for h in hooks]
+
+
+def listener_device(s: Story) -> list[str]:
+    """DEMO_TRANSPORT=websocket: no webhook; the listener's one device at the fake."""
+    bot = s.client("bot")
+    wdm = f"{s.fake_url}/wdm/api/v1"
+    devices = bot.transport.request("GET", f"{wdm}/devices").json_object["devices"]
+    mine = [d for d in devices if d.get("name") == "django-webexteams"]
+    if len(mine) != 1:
+        raise StepFailed(f"expected the listener's one device, the fake lists {len(devices)}")
+    from django_webexteams.models import Webhook
+
+    if Webhook.objects.exists():
+        raise StepFailed("a webhook is registered; the websocket story needs none")
+    return [
+        f"manage.py webexteams_listen: device {mine[0]['url']} (reused by name on restart)",
+        "no webhook registered, no public URL needed",
+    ]
 
 
 def person_posts(s: Story) -> list[str]:
@@ -120,7 +145,8 @@ def person_posts(s: Story) -> list[str]:
 
 
 def webhook_delivered(s: Story) -> list[str]:
-    from django_webexteams.models import WebhookDelivery
+    if s.websocket:
+        return socket_delivered(s)
 
     message = s.made["hello"]
 
@@ -134,17 +160,36 @@ def webhook_delivered(s: Story) -> list[str]:
     item = s.wait("the fake to deliver the messages:created webhook", delivered)
     if item["status_code"] != 200 or not item["signed"]:
         raise StepFailed(f"the test project answered {item['status_code']} ({item['error']})")
+    row = _processed(s, message.id)
+    return [
+        f"POST {item['target_url']} (X-Spark-Signature) -> {item['status_code']}",
+        f"stored as WebhookDelivery #{row.pk}, signal message_created sent",
+    ]
+
+
+def _processed(s: Story, data_id: str) -> Any:
+    from django_webexteams.models import WebhookDelivery
+
     row = s.wait(
         "the delivery to be processed",
         lambda: WebhookDelivery.objects.filter(
-            data_id=message.id, status__in=["processed", "failed"]
+            data_id=data_id, status__in=["processed", "failed"]
         ).first(),
     )
     if row.status != "processed":
         raise StepFailed(f"delivery {row.pk} failed: {row.error}")
+    return row
+
+
+def socket_delivered(s: Story) -> list[str]:
+    message = s.made["hello"]
+    row = _processed(s, message.id)
+    if row.transport != "websocket" or row.webhook_id is not None:
+        raise StepFailed(f"delivery {row.pk} came by {row.transport}, not the websocket")
     return [
-        f"POST {item['target_url']} (X-Spark-Signature) -> {item['status_code']}",
-        f"stored as WebhookDelivery #{row.pk}, signal message_created sent",
+        "the fake sent a conversation.activity (verb post) on the listener's socket",
+        f"the listener fetched the message over REST, stored WebhookDelivery #{row.pk} "
+        "(transport websocket), acknowledged it; signal message_created sent",
     ]
 
 
@@ -190,6 +235,19 @@ def reply_shown(s: Story) -> list[str]:
     reply = s.client("alice").messages.get(row.webex_message_id)
     if reply.parent_id != s.made["hello"].id:
         raise StepFailed("the reply is not in the thread of Alice's message")
+    if s.websocket:
+        # Over the socket the bot's own post arrives too; the listener skips it before any
+        # REST request (the own-event rule), so there is no row, and no answer.
+        time.sleep(1.5)
+        stored = WebhookDelivery.objects.filter(data_id=reply.id).first()
+        if stored is not None and stored.status != "ignored":
+            raise StepFailed(f"the bot's own reply was dispatched (delivery {stored.pk})")
+        if OutboundMessage.objects.filter(idempotency_key=f"echo:{reply.id}").exists():
+            raise StepFailed("the bot answered its own reply")
+        return [
+            f'Echo Bot, in the thread: "{reply.text}"',
+            "its own reply came back over the socket: skipped (the bot never answers itself)",
+        ]
     # The reply comes back as a messages:created delivery too (the webhook has no filter):
     # it must be recognised as the bot's own and ignored, or the bot answers itself forever.
     own = s.wait(
@@ -263,7 +321,8 @@ def card_submitted(s: Story) -> list[str]:
     s.wait_sent(row, "the answer to the card")
     return [
         f"Alice submitted {inputs} (client.attachment_actions.create)",
-        "webhook attachmentActions:created -> the bot's FeedbackForm validated the inputs",
+        f"{'socket cardAction' if s.websocket else 'webhook'} attachmentActions:created -> "
+        "the bot's FeedbackForm validated the inputs",
         f"Echo Bot, in the card's thread: {row.text}",
     ]
 
@@ -309,9 +368,9 @@ def sent_once(s: Story) -> list[str]:
 
 
 STEPS: list[tuple[str, Callable[[Story], list[str]]]] = [
-    ("Register webhooks for the bot (register_webhook)", register_webhooks),
+    ("Register webhooks for the bot (or, DEMO_TRANSPORT=websocket, its device)", register_webhooks),
     ('A person posts "hello @Echo Bot" in a space', person_posts),
-    ("The fake Webex delivers the signed webhook to the test project", webhook_delivered),
+    ("The fake Webex delivers the event (signed webhook, or websocket)", webhook_delivered),
     ("The receiver fetches the message and answers through send_message", receiver_answers),
     ("Webex answers 429; the worker waits Retry-After and delivers", worker_honours_retry_after),
     ("The reply, as Alice sees it", reply_shown),
