@@ -164,9 +164,8 @@ class FakeApp:
     def _dispatch(self, req: Request, tracking: str, internal: bool, holder: list[Ctx]) -> object:
         fake = self.fake
         faults = fake.faults
-        if not (req.raw_path == "/v1" or req.raw_path.startswith("/v1/")):
-            log.warning("fake Webex: no route for %s %s", req.method, req.raw_path)
-            raise WebexError(404, NOT_FOUND)
+        # Outside /v1 only the websocket path's services are served (routes/mercury.py).
+        root = not (req.raw_path == "/v1" or req.raw_path.startswith("/v1/"))
         if not internal:
             if faults.take_drop(req.path):
                 return DROP
@@ -183,7 +182,7 @@ class FakeApp:
                     )
                 message = rule.message or _DEFAULT_MESSAGES.get(rule.status, "Injected failure.")
                 raise WebexError(rule.status, message, headers=headers)
-        route, params, path_exists = router.match(req.method, req.path)
+        route, params, path_exists = router.match(req.method, req.path, root=root)
         if route is None:
             if path_exists:
                 raise WebexError(405, "The requested method is not allowed for this resource.")
@@ -216,6 +215,9 @@ class FakeApp:
 
             for ev in ctx.pending:
                 jobs.extend(match(state, ev))
+            # The same changes as websocket frames, to the same audience; queued under the
+            # lock so that every socket gets them in the order the changes happened.
+            fake.mercury.publish(fake.mercury.frames_for(state, ctx.pending))
         for hook, envelope in jobs:
             fake.dispatcher.submit(hook, envelope)
         return response

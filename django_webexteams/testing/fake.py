@@ -12,6 +12,7 @@ from .app import FakeApp, RecordedRequest
 from .clock import Clock
 from .delivery import Delivery, Dispatcher
 from .faults import FaultRule, Faults, Quirks, RateLimit
+from .mercury import Mercury
 from .state import OAuthClient, Organization, Person, State, Token
 
 # Stand-in host for in-process use (adapter) before/without a real server.
@@ -48,13 +49,17 @@ class FakeWebex:
         access_token_lifetime: float = 14 * 24 * 3600,
         refresh_token_lifetime: float = 90 * 24 * 3600,
         control: bool = False,
+        ws_port: int = 0,
     ) -> None:
         self.host, self.port = host, port
+        # The websocket ("Mercury") server's port (0: a free one, fixed at the first start).
+        self.ws_port = ws_port
         self.clock = Clock()
         self.state = State(self.clock)
         self.faults = Faults(self.clock)
         self.app = FakeApp(self)
         self.dispatcher = Dispatcher(self)
+        self.mercury = Mercury(self)
         self.webhook_failure_limit = webhook_failure_limit
         self.webhook_failure_window = webhook_failure_window
         self.webhook_timeout = webhook_timeout
@@ -72,17 +77,22 @@ class FakeWebex:
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> FakeWebex:
-        """Serve real HTTP from a background thread (idempotent)."""
+        """Serve real HTTP, and websockets on ``ws_port``, from background threads
+        (idempotent)."""
         if self._server is None:
             from .server import ThreadedWSGIServer
 
             self._server = ThreadedWSGIServer(self.app, self.host, self.port)
             self.port = self._server.port
             self._server.start()
+        if not self.mercury.serving:
+            self.ws_port = self.mercury.start(self.host, self.ws_port)
         return self
 
     def stop(self) -> None:
-        """Stop serving and stop the webhook sender."""
+        """Stop serving (HTTP and websockets: open sockets are hung up) and stop the webhook
+        sender."""
+        self.mercury.stop()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -110,6 +120,12 @@ class FakeWebex:
     def base_url(self) -> str:
         """API base URL, e.g. ``http://127.0.0.1:PORT/v1`` (no trailing slash)."""
         return self.url + "/v1"
+
+    @property
+    def u2c_url(self) -> str:
+        """The websocket path's discovery URL (``GET`` with ``?format=hostmap``), the fake's
+        stand-in for ``https://u2c.wbx2.com/u2c/api/v1/catalog``."""
+        return self.url + "/u2c/api/v1/catalog"
 
     @property
     def authorize_url(self) -> str:
@@ -435,6 +451,83 @@ class FakeWebex:
         with self.state.lock:
             stored = self.state.files[file_id]
             stored.scan_state, stored.scan_retry_after = state, retry_after
+            # A message whose files are all "clean" now: its websocket "update" frame.
+            self.mercury.publish(self.mercury.scan_changed(self.state))
+
+    # --- the websocket ("Mercury") path ----------------------------------------------------
+    @property
+    def device_registrations(self) -> int:
+        """Devices registered (successful ``POST {wdm}/devices``) since the last reset."""
+        with self.state.lock:
+            return self.state.device_registrations
+
+    def devices_of(self, person: Person | str) -> list[dict[str, Any]]:
+        """The devices a person (a Person, id or e-mail) has registered and Webex still
+        knows, as ``GET {wdm}/devices`` lists them."""
+        found = person if isinstance(person, Person) else self.person(person)
+        if found is None:
+            raise ValueError(f"no such person: {person!r}")
+        from .routes.mercury import render_device
+
+        with self.state.lock:
+            devices = sorted(
+                (d for d in self.state.devices.values() if d.person_id == found.id and not d.stale),
+                key=lambda d: d.seq,
+            )
+            return [render_device(self, d, self.url, self.host) for d in devices]
+
+    def ws_connections(self) -> int:
+        """Authorised websockets open now."""
+        return self.mercury.connections()
+
+    def wait_for_ws_connections(self, n: int, timeout: float = 10.0) -> bool:
+        """Block until exactly ``n`` authorised websockets are open (0: until all closed);
+        False on timeout."""
+        return self.mercury.wait_for_connections(n, timeout)
+
+    @property
+    def ws_frames_sent(self) -> int:
+        """Websocket frames sent since the last reset (resent and raw ones included)."""
+        with self.mercury.lock:
+            return self.mercury.frames_sent
+
+    @property
+    def ws_acks(self) -> list[str]:
+        """The ``messageId`` of every ``ack`` frame received, in order."""
+        with self.mercury.lock:
+            return list(self.mercury.acks)
+
+    def wait_for_acks(self, n: int, timeout: float = 10.0) -> bool:
+        """Block until at least ``n`` acks were received; False on timeout."""
+        return self.mercury.wait_for_acks(n, timeout)
+
+    def ws_drop(self, times: int = 1, *, after_frames: int = 0) -> None:
+        """Hang up every authorised websocket without a close frame (the TCP connection just
+        ends) once ``after_frames`` more frames were sent, ``times`` times: each drop rearms
+        the count. With ``after_frames=0`` a drop happens now if a socket is open, else at
+        the next authorised connection (so ``times=3`` drops three reconnects in a row)."""
+        self.mercury.arm_drop(times, after_frames)
+
+    def ws_expire_device(self, device: str) -> None:
+        """Forget a device (its ``url``, ``webSocketUrl`` or uuid), as Webex sometimes does:
+        its handshakes answer 404, its open sockets are closed (code 4404) and
+        ``GET {wdm}/devices`` no longer lists it."""
+        self.mercury.expire_device(device.rstrip("/").rsplit("/", 1)[-1].split("?")[0])
+
+    def ws_resend_unacked(self, after_seconds: float) -> None:
+        """Send a frame again (the same frame, same ``id``), once, when no ``ack`` with its
+        id arrived within ``after_seconds`` (real seconds): a slow client must dedupe."""
+        with self.mercury.lock:
+            self.mercury.resend_after = after_seconds
+
+    def ws_send_raw(self, data: str | bytes) -> None:
+        """Send ``data`` as it is (text or binary frame) to every authorised websocket."""
+        self.mercury.send_raw(data)
+
+    def ws_delay_handshake(self, seconds: float) -> None:
+        """Wait ``seconds`` (real) before answering each websocket handshake (0 disables)."""
+        with self.mercury.lock:
+            self.mercury.handshake_delay = seconds
 
     def webhook_status(self, webhook_id: str) -> str | None:
         with self.state.lock:
@@ -506,7 +599,9 @@ class FakeWebex:
         return self.faults.quirks
 
     def reset_faults(self) -> None:
-        """Drop armed failures, drops, latency, the rate limit and quirks."""
+        """Drop armed failures, drops, latency, the rate limit, quirks and the websocket
+        faults (``ws_drop``, ``ws_resend_unacked``, ``ws_delay_handshake``)."""
+        self.mercury.reset_faults()
         with self.faults._lock:
             self.faults.rules.clear()
             self.faults.drops = 0
@@ -520,6 +615,7 @@ class FakeWebex:
         on the same port: for a session-wide server shared by many tests."""
         self.wait_for_idle()
         self.reset_faults()
+        self.mercury.reset()
         with self.state.lock:
             self.state = State(self.clock)
         with self._requests_lock:

@@ -401,6 +401,27 @@ class OAuthClient:
     scopes: list[str] = field(default_factory=list)
 
 
+@dataclass(eq=False)
+class Device:
+    """A WDM device: what a websocket ("Mercury") client registers to get a ``webSocketUrl``
+    (see ``routes/mercury.py`` and ``mercury.py``)."""
+
+    uuid: str
+    person_id: str
+    name: str
+    device_name: str
+    device_type: str
+    model: str
+    localized_model: str
+    system_name: str
+    system_version: str
+    created: datetime
+    modified: datetime
+    # Forgotten by Webex (``FakeWebex.ws_expire_device``): not listed, its handshake is 404.
+    stale: bool = False
+    seq: int = field(default_factory=_next_seq)
+
+
 @dataclass
 class AuthCode:
     code: str
@@ -448,6 +469,8 @@ class State:
         self.oauth_clients: dict[str, OAuthClient] = {}
         self.auth_codes: dict[str, AuthCode] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.devices: dict[str, Device] = {}  # by uuid
+        self.device_registrations = 0  # successful POST /wdm/.../devices
         self.app_id = make_id("APPLICATION")
         self.org = self._seed_org()
 
@@ -697,6 +720,25 @@ class State:
             if ids == {a.id, b.id}:
                 return room
         return None
+
+    def message_audience(self, room: Room, msg: Message) -> list[str]:
+        """Who hears about ``msg`` (webhooks, websocket frames): the room's members, except
+        bots in a group room that the message does not mention (as at Webex); its author
+        always does."""
+        owners = []
+        for m in self.members(room.id):
+            person = self.people.get(m.person_id)
+            if person is None:
+                continue
+            if (
+                person.is_bot
+                and room.type == "group"
+                and person.id not in msg.mentioned_people
+                and person.id != msg.person_id
+            ):
+                continue
+            owners.append(person.id)
+        return owners
 
     def message_json(self, msg: Message, base_url: str) -> dict[str, Any]:
         room = self.rooms.get(msg.room_id)

@@ -25,6 +25,9 @@ class Route:
     handler: Handler
     auth: bool = True  # needs a bearer token
     spec_path: str = ""  # the OpenAPI path it implements ("" for non-API pages)
+    # Served at the server's root rather than under /v1: the websocket path's discovery,
+    # device and conversation services (routes/mercury.py), which are not the public API.
+    root: bool = False
 
 
 class Router:
@@ -35,7 +38,13 @@ class Router:
         self.routes: list[Route] = []
 
     def route(
-        self, method: str, pattern: str, *, auth: bool = True, spec_path: str | None = None
+        self,
+        method: str,
+        pattern: str,
+        *,
+        auth: bool = True,
+        spec_path: str | None = None,
+        root: bool = False,
     ) -> Callable[[Handler], Handler]:
         regex = re.compile(
             "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern.rstrip("/")) + "/?$"
@@ -50,16 +59,22 @@ class Router:
                     fn,
                     auth,
                     pattern if spec_path is None else spec_path,
+                    root,
                 )
             )
             return fn
 
         return decorator
 
-    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
-        """Return (route, path params, path_exists_with_other_method)."""
+    def match(
+        self, method: str, path: str, *, root: bool = False
+    ) -> tuple[Route | None, dict[str, str], bool]:
+        """Return (route, path params, path_exists_with_other_method). ``root``: match the
+        routes served outside /v1 (``path`` is then the whole path) instead of the API's."""
         path_found = False
         for route in self.routes:
+            if route.root != root:
+                continue
             m = route.regex.match(path)
             if not m:
                 continue

@@ -182,20 +182,7 @@ def hook_data(ctx: Ctx, msg: Message) -> dict[str, Any]:
 
 def _owners_for(ctx: Ctx, room: Room, msg: Message) -> list[str]:
     # Bots only hear about group-room messages that mention them (or @all), as at Webex.
-    owners = []
-    for m in ctx.state.members(room.id):
-        person = ctx.state.people.get(m.person_id)
-        if person is None:
-            continue
-        if (
-            person.is_bot
-            and room.type == "group"
-            and person.id not in msg.mentioned_people
-            and person.id != msg.person_id
-        ):
-            continue
-        owners.append(person.id)
-    return owners
+    return ctx.state.message_audience(room, msg)
 
 
 @router.route("POST", "/messages")
