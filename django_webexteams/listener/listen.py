@@ -363,7 +363,14 @@ class Listener:
     def _ack(self, ws: ClientConnection, frame: Frame) -> None:
         if frame.id is None:
             return
-        ws.send(_json({"type": "ack", "messageId": frame.id}))
+        try:
+            ws.send(_json({"type": "ack", "messageId": frame.id}))
+        except (ConnectionClosed, OSError):
+            # The row is committed: the event is dispatched all the same. Webex may send it
+            # again unacknowledged; its dedupe key makes that a duplicate. The loss itself is
+            # noticed by the next recv().
+            logger.info("Could not acknowledge frame %s: the socket is closed", frame.id)
+            return
         self.stats.acks += 1
 
     def _catch_up(self, client: WebexClient, resolver: Resolver, since: datetime) -> None:
