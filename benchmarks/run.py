@@ -1,7 +1,7 @@
 """``python -m benchmarks.run [names...]`` (``make bench``): run the benchmarks, write
 ``benchmarks/results/<name>.json``, then ``RESULTS.md`` from every result file present.
 
-Names: ingest, listing, sending, overhead (default: all, in that order). ``--quick`` runs
+Names: ingest, listing, sending, overhead, websocket (default: all, in that order). ``--quick`` runs
 tiny sizes (what tests/reliability/test_bench_smoke.py does; never for published figures).
 Needs PostgreSQL (``BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:5432/bench,
 created and migrated here) and Redis (``BENCH_REDIS_URL``, default
@@ -23,7 +23,7 @@ from typing import Any
 
 from benchmarks.common import log, results_dir
 
-NAMES = ("ingest", "listing", "sending", "overhead")
+NAMES = ("ingest", "listing", "sending", "overhead", "websocket")
 
 QUICK: dict[str, dict[str, Any]] = {
     "ingest": {"duration": 2, "rounds": 1, "bodies": 40_000,
@@ -32,6 +32,7 @@ QUICK: dict[str, dict[str, Any]] = {
                 "memory_page_size": 10},
     "sending": {"count": 30, "rate": 20.0, "timeout": 90.0, "approaches": ("ours", "sdk-celery")},
     "overhead": {"calls": 50, "rounds": 1},
+    "websocket": {"count": 30, "rounds": 1},
 }  # fmt: skip
 
 
@@ -52,6 +53,10 @@ def runner(name: str) -> Callable[..., dict[str, Any]]:
         from benchmarks import overhead
 
         return overhead.run
+    if name == "websocket":
+        from benchmarks import websocket
+
+        return websocket.run
     raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(NAMES)}")
 
 

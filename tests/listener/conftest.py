@@ -56,6 +56,9 @@ class World:
         wait_until(lambda: listener.connected.is_set() or errors, what="the listener to connect")
         if errors:
             raise errors[0]
+        # Authorised at the fake too: Webex does not replay what happened before.
+        wanted = sum(1 for lst, t in self.threads if t.is_alive() and lst.connected.is_set())
+        wait_until(lambda: self.fake.ws_connections() >= wanted, what="the fake's authorisation")
         return listener
 
     def stop(self, listener: Listener) -> None:

@@ -110,3 +110,12 @@ def test_ingest_and_sending(tmp_path: Path, bench_database: str) -> None:
         assert result["delivered_unique"] == sending["messages"], name
     assert sending["approaches"]["ours"]["duplicated"] == 0
     assert (out / "sending.png").stat().st_size > 0
+
+
+def test_websocket(tmp_path: Path, bench_database: str) -> None:
+    """Our listener and webex_bot against the same fake: ours loses nothing."""
+    out = run_bench(tmp_path, "websocket", env={"BENCH_DATABASE_URL": bench_database})
+    result = load(out, "websocket")
+    assert result["ours_lost"] == [0]
+    assert result["ours_events_per_second"] > 0
+    assert result["ours_rest_calls_per_event"] == 2.0  # id resolution + the object
