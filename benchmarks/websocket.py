@@ -112,7 +112,7 @@ def _webex_bot(fake: Any, alice: Any, bot: Any, room: Any, count: int, tag: str)
         kwargs["base_url"] = fake.base_url + "/"
         original(self, *args, **kwargs)
 
-    webexpythonsdk.WebexAPI.__init__ = at_fake  # type: ignore[method-assign]
+    webexpythonsdk.WebexAPI.__init__ = at_fake
     wbc.WebexAPI = webexpythonsdk.WebexAPI
     loop = asyncio.new_event_loop()
     try:
@@ -136,7 +136,7 @@ def _webex_bot(fake: Any, alice: Any, bot: Any, room: Any, count: int, tag: str)
         done.wait(60)
         calls = _bot_calls(fake, bot) - before
     finally:
-        webexpythonsdk.WebexAPI.__init__ = original  # type: ignore[method-assign]
+        webexpythonsdk.WebexAPI.__init__ = original
     if not got:
         raise RuntimeError("webex_bot delivered no event")
     seconds = got[-1] - started

@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 
 from django.db import close_old_connections, connections
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection
 
 from django_webexteams import conf
 from django_webexteams.client import UnauthorizedError, WebexClient, WebexError
@@ -101,7 +102,7 @@ class Listener:
         self.catchup = float(conf.get("LISTENER_CATCHUP_SECONDS"))
         self.stats = ListenerStats()
         self._stop = threading.Event()
-        self._ws: ClientConnection | None = None
+        self._ws: Connection | None = None
         self.connected = threading.Event()  # set while a socket is open and authorised
 
     # -- control --------------------------------------------------------------------------
@@ -283,7 +284,7 @@ class Listener:
                 self._catch_up(client, resolver, since)
             self._receive(ws, resolver)
 
-    def _receive(self, ws: ClientConnection, resolver: Resolver) -> None:
+    def _receive(self, ws: Connection, resolver: Resolver) -> None:
         while not self.stopping:
             try:
                 raw = ws.recv(timeout=0.5)
@@ -297,7 +298,7 @@ class Listener:
             self._handle(ws, raw, resolver)
         ws.close()
 
-    def _handle(self, ws: ClientConnection, raw: str | bytes, resolver: Resolver) -> None:
+    def _handle(self, ws: Connection, raw: str | bytes, resolver: Resolver) -> None:
         """One frame; never raises (a bad frame or a failing step is logged and counted)."""
         self.stats.frames += 1
         try:
@@ -360,7 +361,7 @@ class Listener:
             self.stats.duplicates += 1
         return created
 
-    def _ack(self, ws: ClientConnection, frame: Frame) -> None:
+    def _ack(self, ws: Connection, frame: Frame) -> None:
         if frame.id is None:
             return
         try:
