@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django_webexteams.client import WebexClient
-from django_webexteams.listener.resolve import MESSAGE_KEYS, Resolver
+from django_webexteams.listener.resolve import Resolver, message_data
 
 __all__ = ["missed_messages"]
 
@@ -48,5 +48,5 @@ def missed_messages(
             raw = message.raw
             if raw.get("personId") == resolver.own_id and not resolver.own_events:
                 continue
-            data = {k: raw[k] for k in MESSAGE_KEYS if raw.get(k) is not None}
-            yield resolver.envelope("messages", "created", str(raw.get("personId") or ""), data)
+            actor = str(raw.get("personId") or "")
+            yield resolver.envelope("messages", "created", actor, message_data(raw))

@@ -17,7 +17,7 @@ from django_webexteams.client import WebexClient
 from django_webexteams.listener.frames import Activity
 from django_webexteams.listener.ids import cluster_of, rest_id, uuid_of
 
-__all__ = ["MESSAGE_KEYS", "Resolver", "UnresolvableError"]
+__all__ = ["Resolver", "UnresolvableError", "message_data"]
 
 logger = logging.getLogger("django_webexteams.listener")
 
@@ -34,6 +34,11 @@ MESSAGE_KEYS = (
     "parentId",
     "created",
 )
+
+
+def message_data(message: dict[str, Any]) -> dict[str, Any]:
+    """What a messages webhook envelope's ``data`` holds, from a REST message's JSON."""
+    return {k: message[k] for k in MESSAGE_KEYS if message.get(k) is not None}
 
 
 class UnresolvableError(Exception):
@@ -138,7 +143,7 @@ class Resolver:
         message_id = self._conversation(activity, "messages", raw)
         self.calls += 1
         message = self.client.messages.get(message_id).raw
-        data = {k: message[k] for k in MESSAGE_KEYS if message.get(k) is not None}
+        data = message_data(message)
         actor = str(message.get("personId") or rest_id("PEOPLE", activity.actor_id, self.cluster))
         return self.envelope("messages", "created", actor, data)
 

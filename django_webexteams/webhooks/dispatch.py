@@ -100,7 +100,7 @@ def _dispatch(
         transport=delivery.transport,
         received_as=delivery.credential if webhook is None else None,
     )
-    if not conf.get("WEBHOOK_DISPATCH_OWN_EVENTS") and _is_own_event(event, webhook, own_id):
+    if not conf.get("WEBHOOK_DISPATCH_OWN_EVENTS") and _is_own_event(event, own_id):
         return WebhookDelivery.Status.IGNORED
     specific = signals.EVENT_SIGNALS.get((event.resource, event.event))
     # While receivers run, send_message knows which event it answers (its loop breaker).

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from django_webexteams.clients import person_id_of
 from django_webexteams.events import WebhookEvent
-from django_webexteams.models import Webhook
+from django_webexteams.models import Credential, Webhook
 
 if TYPE_CHECKING:
     from django_webexteams.client import WebexClient
@@ -36,17 +36,30 @@ def own_person_id(
     disagrees with ``expected``, the delivery's ``createdBy``). If the lookup fails and
     nothing is cached, ``fallback`` (the payload's ``createdBy``) is returned.
     """
+    return _person_id(webhook.credential, client=client, fallback=fallback, expected=expected)
+
+
+def _person_id(
+    credential: Credential | None,
+    *,
+    client: WebexClient | None = None,
+    fallback: str | None = None,
+    expected: str | None = None,
+) -> str | None:
+    """:func:`person_id_of` ``credential``, or ``fallback`` when the lookup fails and nothing
+    is cached (raised without one)."""
     try:
-        return person_id_of(webhook.credential, client=client, expected=expected)
+        return person_id_of(credential, client=client, expected=expected)
     except Exception:
         if fallback is None:
             raise
-        logger.warning("people/me failed for %r; using the webhook's createdBy", webhook)
+        logger.warning("people/me failed for %r; using the delivery's createdBy", credential)
         return fallback
 
 
-def _is_own_event(event: WebhookEvent, webhook: Webhook | None, own_id: str | None = None) -> bool:
-    """Whether ``event`` was caused by ``webhook``'s own identity (``own_id`` when known).
+def _is_own_event(event: WebhookEvent, own_id: str | None = None) -> bool:
+    """Whether ``event`` was caused by its receiving identity (``own_id`` when known): the
+    webhook's credential, or the one the websocket listener ran as.
 
     First from facts in the delivery itself, which cannot go stale: ``createdBy`` is the
     identity that registered the webhook at Webex (the token's owner: the bot, for webhooks
@@ -60,17 +73,10 @@ def _is_own_event(event: WebhookEvent, webhook: Webhook | None, own_id: str | No
         return False
     if event.created_by and actor == event.created_by:
         return True
-    if own_id is None and webhook is None:
-        # Received over the websocket: ``createdBy`` is the listener's own person id (from
-        # people/me at start), checked above; the credential's stored id is checked here.
-        try:
-            own_id = person_id_of(event.received_as, expected=event.created_by or None)
-        except Exception:
-            logger.warning("people/me failed for a websocket event; using its createdBy")
-            own_id = event.created_by or ""
-    elif own_id is None:
-        assert webhook is not None
-        own_id = own_person_id(
-            webhook, fallback=event.created_by or "", expected=event.created_by or None
+    if own_id is None:
+        # The receiving identity: the webhook's credential, or the one the websocket listener
+        # ran as (whose createdBy, checked above, is its own person id from people/me).
+        own_id = _person_id(
+            event.credential, fallback=event.created_by or "", expected=event.created_by or None
         )
     return actor == own_id
