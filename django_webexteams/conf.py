@@ -66,6 +66,19 @@ DEFAULTS: dict[str, Any] = {
     # statement and one commit per batch, not per delivery). A "failed" outcome is written
     # at once. 0 writes every outcome in its request. docs/webhooks.md.
     "WEBHOOK_OUTCOME_BATCH_SECONDS": 0.1,
+    # Celery dispatch on a Redis broker: enqueue each delivery's task as one LPUSH of the
+    # message Celery would send, captured once per process, instead of apply_async (which
+    # costs several times more per delivery). Used only where the copy is exact; False:
+    # always apply_async. docs/webhooks.md.
+    "WEBHOOK_CELERY_FAST_PUBLISH": True,
+    # With it, deliveries are enqueued by a background thread per process in batches at
+    # most this many seconds apart (one LPUSH per batch), off the request: Webex's 200 does
+    # not wait for the broker. 0: each in its request. docs/webhooks.md.
+    "WEBHOOK_CELERY_PUBLISH_BATCH_SECONDS": 0.005,
+    # PostgreSQL with psycopg 3: store each delivery with a server-side prepared INSERT
+    # (parsed and planned once per connection). Turned off for the process by itself when
+    # the database or a pooler refuses prepared statements; False: never. docs/webhooks.md.
+    "WEBHOOK_PREPARED_INSERT": True,
     "DELIVERY_RETENTION_DAYS": 30,
     # --- sending ----------------------------------------------------------------------------
     "CELERY_QUEUE": None,  # None: Celery's default queue

@@ -108,9 +108,10 @@ def _outcome_writer_stopped() -> Iterator[None]:
     the next test, and the writer thread's database connection is closed, so nothing
     crosses test boundaries or holds the test database open at the end of the run."""
     yield
-    from django_webexteams.webhooks import outcomes
+    from django_webexteams.webhooks import outcomes, publish
 
     outcomes.shutdown()
+    publish.shutdown()  # deliveries still to be enqueued (Celery mode) go before the next test
 
 
 @pytest.fixture(autouse=True)

@@ -24,19 +24,16 @@ requests anyway).
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import threading
-import time
 from datetime import datetime
 from typing import Any
 
 from django.db import connections
 
 from django_webexteams import conf
+from django_webexteams.webhooks.batching import STALL_INTERVALS, BatchWriter
 
-__all__ = ["batch_interval", "defer", "flush", "shutdown"]
+__all__ = ["BATCH_MAX", "batch_interval", "defer", "flush", "shutdown"]
 
 logger = logging.getLogger("django_webexteams.webhooks")
 
@@ -46,10 +43,7 @@ BATCH_MAX = 1000
 #: Rows whose write failed are retried this many times (one per batch interval), then left
 #: "received" for ``reprocess`` with an error in the log.
 _MAX_TRIES = 5
-#: If the writer thread has not run for this many batch intervals (a server that does not
-#: run threads, e.g. uWSGI without --enable-threads), the request that adds a row writes
-#: the batch itself.
-_STALL_INTERVALS = 10
+_STALL_INTERVALS = STALL_INTERVALS
 
 
 def _interval() -> float:
@@ -65,160 +59,62 @@ def batch_interval(connection: Any) -> float:
     return _interval()
 
 
-class _Writer:
-    """One per process: the pending rows and the thread that writes them.
+class _Writer(BatchWriter):
+    """One per process: the pending outcomes, ``(using, pk, status, at, tries)``, and the
+    thread that writes them (batching.py)."""
 
-    The thread sleeps until a row is deferred, waits up to one batch interval for more
-    (less if the batch fills up), writes them, and sleeps again: an idle process costs no
-    wake-ups.
-    """
+    thread_name = "webexteams-outcomes"
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()  # guards the fields below
-        self._flushing = threading.Lock()  # one batch written at a time (flush() waits)
-        self._work = threading.Event()  # rows are pending
-        self._hurry = threading.Event()  # a full batch, or shutdown: write without waiting
-        self._pending: list[tuple[str, int, str, datetime, int]] = []
-        self._oldest = 0.0  # monotonic time the oldest pending row was deferred
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._atexit = False
-        self._stopping = False
+        super().__init__(_interval)
+
+    def batch_max(self) -> int:
+        return BATCH_MAX
 
     def defer(self, using: str, pk: int, status: str, at: datetime, interval: float) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if self._pid != os.getpid():
-                # A forked child (gunicorn preload, Celery prefork): the parent's thread
-                # does not exist here and its pending rows are the parent's to write.
-                self._pending = []
-                self._thread = None
-                self._pid = os.getpid()
-            if not self._pending:
-                self._oldest = now
-            self._pending.append((using, pk, status, at, 0))
-            full = len(self._pending) >= BATCH_MAX
-            self._start()
-            stalled = now - self._oldest > max(interval, 0.01) * _STALL_INTERVALS
-        if stalled:
-            # The thread is not running (a server without threads) or far behind: this
-            # request writes the batch, so nothing waits longer than a few intervals.
-            self.flush()
-            return
-        if not self._work.is_set():
-            self._work.set()
-        if full:
-            self._hurry.set()
+        self.add((using, pk, status, at, 0), interval)
 
-    def _start(self) -> None:
-        # Called with self._lock held.
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._thread = threading.Thread(target=self._run, name="webexteams-outcomes", daemon=True)
-        self._thread.start()
-        if not self._atexit:
-            # A normal exit (gunicorn's graceful worker restart, manage.py) writes what is
-            # pending; only a killed process leaves rows "received".
-            atexit.register(self.shutdown)
-            self._atexit = True
-
-    def _run(self) -> None:
-        while True:
-            self._work.wait()
-            try:
-                interval = _interval() or 0.1
-            except Exception:  # settings torn down at interpreter exit
-                interval = 0.1
-            self._hurry.wait(interval)  # gather a batch, unless it is full already
-            with self._lock:
-                self._work.clear()
-                self._hurry.clear()
-                stopping = self._stopping
-            try:
-                self.flush(release=not stopping)
-            except Exception:  # never let the thread die; flush() logs what failed
-                logger.exception("Writing webhook delivery outcomes failed")
-            with self._lock:
-                if self._pending and not stopping:
-                    self._work.set()  # rows that came in meanwhile, or are to be retried
-            if stopping:
-                connections.close_all()  # this thread's connections only
-                return
-
-    def shutdown(self, timeout: float = 10.0) -> None:
-        """Write what is pending, stop the thread and close its database connections (at
-        exit, and before a test run drops its database)."""
-        with self._lock:
-            thread = self._thread if self._pid == os.getpid() else None
-            self._stopping = True
-        try:
-            if thread is not None and thread.is_alive():
-                self._work.set()
-                self._hurry.set()
-                thread.join(timeout)
-            self.flush()  # rows added while it stopped, or no thread at all
-        finally:
-            with self._lock:
-                self._stopping = False
-                if self._thread is thread:
-                    self._thread = None
-
-    def pending(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
-    def flush(self, *, release: bool = False) -> int:
-        """Write every pending row now; returns how many rows were written. Waits for a
-        batch the thread is writing, so after it returns every outcome deferred before the
-        call is in the database (or logged as failed). ``release``: the writer thread's
-        call, which then applies Django's end-of-request connection policy to its own
-        connections."""
+    def write_taken(
+        self, taken: list[tuple[str, int, str, datetime, int]]
+    ) -> tuple[int, list[Any], set[str]]:
         written = 0
         touched: set[str] = set()
-        with self._flushing:
-            # What is pending now, not what arrives while it is written: under load the
-            # writer would otherwise chase the requests with batches of one or two.
-            with self._lock:
-                taken, self._pending = self._pending, []
-            by_db: dict[str, list[tuple[str, int, str, datetime, int]]] = {}
-            for row in taken:
-                by_db.setdefault(row[0], []).append(row)
-            retry: list[tuple[str, int, str, datetime, int]] = []
-            for using, rows in by_db.items():
-                touched.add(using)
-                for start in range(0, len(rows), BATCH_MAX):
-                    chunk = rows[start : start + BATCH_MAX]
-                    try:
-                        _write(using, chunk)
-                    except Exception:
-                        logger.exception(
-                            "Writing %d webhook delivery outcome(s) failed", len(chunk)
+        by_db: dict[str, list[tuple[str, int, str, datetime, int]]] = {}
+        for row in taken:
+            by_db.setdefault(row[0], []).append(row)
+        retry: list[tuple[str, int, str, datetime, int]] = []
+        for using, rows in by_db.items():
+            touched.add(using)
+            for start in range(0, len(rows), BATCH_MAX):
+                chunk = rows[start : start + BATCH_MAX]
+                try:
+                    _write(using, chunk)
+                except Exception:
+                    logger.exception("Writing %d webhook delivery outcome(s) failed", len(chunk))
+                    connections[using].close()  # a broken connection: reconnect next time
+                    kept = [(*r[:4], r[4] + 1) for r in chunk if r[4] + 1 < _MAX_TRIES]
+                    if len(kept) < len(chunk):
+                        logger.error(
+                            "%d webhook delivery outcome(s) not written; the deliveries "
+                            "stay 'received' (webexteams_deliveries reprocess)",
+                            len(chunk) - len(kept),
                         )
-                        connections[using].close()  # a broken connection: reconnect next time
-                        kept = [(*r[:4], r[4] + 1) for r in chunk if r[4] + 1 < _MAX_TRIES]
-                        if len(kept) < len(chunk):
-                            logger.error(
-                                "%d webhook delivery outcome(s) not written; the deliveries "
-                                "stay 'received' (webexteams_deliveries reprocess)",
-                                len(chunk) - len(kept),
-                            )
-                        # This chunk counts a try; the rest of this database's rows wait
-                        # for the next batch untouched (the next interval, not a tight loop).
-                        retry.extend(kept)
-                        retry.extend(rows[start + BATCH_MAX :])
-                        break
-                    written += len(chunk)
-            if retry:
-                with self._lock:
-                    if not self._pending:
-                        self._oldest = time.monotonic()
-                    self._pending[:0] = retry
-        if release:
-            for using in touched:
-                # The same policy as at a request's end (CONN_MAX_AGE, errors): the thread
-                # does not hold a connection longer than a request would.
-                connections[using].close_if_unusable_or_obsolete()
-        return written
+                    # This chunk counts a try; the rest of this database's rows wait for
+                    # the next batch untouched (the next interval, not a tight loop).
+                    retry.extend(kept)
+                    retry.extend(rows[start + BATCH_MAX :])
+                    break
+                written += len(chunk)
+        return written, retry, touched
+
+    def release(self, touched: set[str]) -> None:
+        for using in touched:
+            # The same policy as at a request's end (CONN_MAX_AGE, errors): the thread does
+            # not hold a connection longer than a request would.
+            connections[using].close_if_unusable_or_obsolete()
+
+    def stopped(self) -> None:
+        connections.close_all()  # this thread's connections only
 
 
 def _write(using: str, rows: list[tuple[str, int, str, datetime, int]]) -> None:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django_webexteams import conf
 from django_webexteams.models import WebhookDelivery
 from django_webexteams.webhooks.dispatch import process_delivery
+from django_webexteams.webhooks.publish import publish
 
 __all__ = [
     "dispatch_mode",
@@ -68,7 +69,9 @@ def schedule_dispatch(delivery_id: int) -> None:
 def _enqueue(delivery_id: int) -> None:
     queue = conf.get("CELERY_QUEUE")
     options = {"queue": queue} if queue else {}
-    process_delivery_task.apply_async(args=(delivery_id,), **options)
+    # One LPUSH of a message captured once per process where that copy is exact (Redis
+    # broker), else apply_async: the enqueue is on the receiver's hot path (publish.py).
+    publish(process_delivery_task, delivery_id, options)
 
 
 def reprocess_delivery(delivery: WebhookDelivery, *, sync: bool | None = None) -> None:

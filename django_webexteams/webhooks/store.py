@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,8 @@ __all__ = [
     "accept_delivery",
     "prune_deliveries",
 ]
+
+logger = logging.getLogger("django_webexteams.webhooks")
 
 
 _INSERT_SQL: dict[tuple[str, str], str | None] = {}
@@ -140,10 +143,86 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
         else:
             params.append(values[f.attname])  # str, int, None: every driver binds them as-is
     params.append(values["dedupe_key"])  # the NOT EXISTS of pruned keys
+    if _prepared_allowed(connection):
+        row = _insert_prepared(connection, sql, params)
+        if row is not _UNPREPARED:
+            return None if row is None else int(row[0])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+#: Set once PostgreSQL (or a pooler in front of it, such as PgBouncer in transaction mode
+#: before 1.21) has refused a prepared statement: this process stops preparing.
+_PREPARED_REFUSED: set[str] = set()
+_UNPREPARED = object()
+
+
+def _prepared_allowed(connection: Any) -> bool:
+    """Whether the INSERT may run as a server-side prepared statement: PostgreSQL with
+    psycopg 3 and Django's default client-side binding (with ``server_side_binding`` psycopg
+    prepares by itself), a persistent connection, autocommit (a refused statement can then
+    be retried: inside a transaction it would abort the transaction), no ``execute_wrapper``
+    and no query logging (they would be bypassed: instrumentation must see every query),
+    and not switched off."""
+    return (
+        connection.vendor == "postgresql"
+        and connection.alias not in _PREPARED_REFUSED
+        and bool(conf.get("WEBHOOK_PREPARED_INSERT"))
+        # A connection closed after each request (CONN_MAX_AGE = 0) would prepare per
+        # delivery: an extra round trip instead of a saving.
+        and connection.settings_dict.get("CONN_MAX_AGE") != 0
+        and not connection.in_atomic_block
+        and not connection.execute_wrappers
+        and not connection.queries_logged
+        and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+        and getattr(connection.Database, "__version__", "2").startswith("3")
+    )
+
+
+def _prepared_cursor(connection: Any) -> Any:
+    """A server-side binding cursor on the connection's psycopg connection (Django's own
+    cursors bind client-side by default, and cannot prepare)."""
+    import psycopg
+
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # Django opens psycopg connections with prepare_threshold=None, which disables
+        # prepared statements altogether, even an explicit prepare=True. A threshold no
+        # query reaches enables only the explicit ones: Django's own cursors bind
+        # client-side and never prepare, so nothing else on the connection changes.
+        raw.prepare_threshold = 2**31 - 1
+    return psycopg.Cursor(raw)
+
+
+def _insert_prepared(connection: Any, sql: str, params: list[Any]) -> Any:
+    """Run the INSERT as a prepared statement on the connection's own psycopg connection:
+    PostgreSQL parses and plans it once per connection instead of per delivery, and the
+    payload is sent as a bound parameter instead of being quoted into the SQL text in
+    Python (Django's client-side binding). The row, ``None`` (nothing inserted), or
+    ``_UNPREPARED`` when prepared statements are refused here (then never tried again)."""
+    import psycopg
+
+    connection.ensure_connection()
+    try:
+        # wrap_database_errors: IntegrityError and the rest as Django's, as on the ORM path.
+        with connection.wrap_database_errors, _prepared_cursor(connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+    except Exception as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        if isinstance(
+            cause,
+            psycopg.errors.InvalidSqlStatementName | psycopg.errors.DuplicatePreparedStatement,
+        ) or "prepared statement" in str(cause):
+            _PREPARED_REFUSED.add(connection.alias)
+            logger.warning(
+                "The database refused a prepared statement (a connection pooler?); "
+                "storing deliveries without one from now on"
+            )
+            return _UNPREPARED
+        raise
 
 
 def accept_delivery(

@@ -233,7 +233,13 @@ def test_without_people_me_the_payloads_created_by_decides(
 
 @pytest.fixture
 def celery_mode(settings: Any) -> None:
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_DISPATCH": "celery"}
+    # The apply_async path (the fast publish, a batched LPUSH of a captured message, has
+    # its own tests against a real Redis in test_publish.py).
+    settings.WEBEXTEAMS = {
+        **settings.WEBEXTEAMS,
+        "WEBHOOK_DISPATCH": "celery",
+        "WEBHOOK_CELERY_FAST_PUBLISH": False,
+    }
 
 
 @pytest.mark.usefixtures("celery_mode")
