@@ -20,6 +20,11 @@ Endpoints (JSON; not part of the Webex API, so under ``/_fake/`` and never under
 ``GET /_fake/requests``
     the API requests answered so far (method, path, status, person id, tracking id); the
     optional query parameters ``method``, ``path`` (a prefix) and ``person`` filter them.
+``GET /_fake/websockets``
+    the authorised websockets open now, by person id: ``{"items": [{"person_id": ...}]}``.
+    A listener has printed that it started before its socket is open and authorised; an
+    activity published before that reaches nobody (as at Webex), so whoever drives a
+    listener waits here for its socket.
 
 Security: the levers let anyone who can reach them break or observe the fake, so they answer
 only loopback clients (403 otherwise), whatever address the server is bound to.
@@ -63,6 +68,7 @@ def handle(fake: FakeWebex, req: Request, remote_addr: str | None) -> Response:
         ("POST", "reset-faults"): _reset_faults,
         ("GET", "deliveries"): _deliveries,
         ("GET", "requests"): _requests,
+        ("GET", "websockets"): _websockets,
     }
     handler = routes.get((req.method, name))
     if handler is None:
@@ -157,4 +163,9 @@ def _requests(fake: FakeWebex, req: Request) -> Response:
         and (path is None or r.path.startswith(path))
         and (person is None or r.person_id == person)
     ]
+    return Response(200, {"items": items})
+
+
+def _websockets(fake: FakeWebex, req: Request) -> Response:
+    items = [{"person_id": person_id} for person_id in fake.mercury.authorised_people()]
     return Response(200, {"items": items})

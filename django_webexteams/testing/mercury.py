@@ -461,6 +461,11 @@ class Mercury:
         with self.lock:
             return sum(1 for s in self.sockets if s.authorised)
 
+    def authorised_people(self) -> list[str]:
+        """The person id of each authorised websocket open now (one entry per socket)."""
+        with self.lock:
+            return [str(s.person_id) for s in self.sockets if s.authorised]
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         with self.cond:
             return self.cond.wait_for(predicate, timeout=timeout)

@@ -146,7 +146,9 @@ def _store_admin_credential(seeded: dict[str, Any]) -> str:
     return str(admin["display_name"])
 
 
-def _start_web_and_worker(config: DemoConfig, sup: Supervisor, env: dict[str, str]) -> None:
+def _start_web_and_worker(
+    config: DemoConfig, sup: Supervisor, env: dict[str, str], seeded: dict[str, Any]
+) -> None:
     sup.start(
         "test project",
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{config.web_port}", "--noreload"],
@@ -177,10 +179,22 @@ def _start_web_and_worker(config: DemoConfig, sup: Supervisor, env: dict[str, st
             stdout=out,
         )
         sup.wait_for(
-            "the websocket listener to connect",
+            "the websocket listener to start",
             lambda: out.exists() and b"listening as" in out.read_bytes(),
             timeout=60,
         )
+        # "listening as" comes before the socket is open: an activity published before the
+        # fake has authorised it reaches nobody (as at Webex), so wait for the bot's socket.
+        bot_id = seeded["people"]["bot"]["id"]
+
+        def bot_socket() -> bool:
+            try:
+                resp = requests.get(f"{config.fake_url}/_fake/websockets", timeout=2)
+                return any(i["person_id"] == bot_id for i in resp.json()["items"])
+            except (requests.RequestException, ValueError, KeyError):
+                return False
+
+        sup.wait_for("the websocket listener's socket to be authorised", bot_socket, timeout=60)
 
 
 def run_story(story: Story) -> tuple[int, str] | None:
@@ -217,6 +231,7 @@ def main() -> int:
     say(f"  cache     {config.cache_url.split('@')[-1]} (the shared rate-limit gate)")
     _fresh_files(config)
     sup = Supervisor(config.logs)
+    show_logs = False
     sup.install_signal_handlers()
     failed: tuple[int, str] | None = None
     try:
@@ -235,7 +250,7 @@ def main() -> int:
         admin_name = _store_admin_credential(seeded)
         say(f"  {OK} {admin_name}'s token stored as a Credential (webexteams_add_credential), "
             "for the admin's Licenses page")  # fmt: skip
-        _start_web_and_worker(config, sup, env)
+        _start_web_and_worker(config, sup, env, seeded)
         say(f"  {OK} test project on {config.web_url} (runserver), Celery worker on "
             f"queue {config.queue}")  # fmt: skip
         if config.events == "websocket":
@@ -252,6 +267,7 @@ def main() -> int:
             say(f"{FAIL} The demo failed at step {number}: {title}.")
             say(f"  Logs: {config.logs}/")
             if config.once:
+                show_logs = True  # a run nobody watches (CI, make test): the logs go with it
                 return 1
         else:
             say(f"{OK} All {len(STEPS)} steps passed.")
@@ -274,6 +290,10 @@ def main() -> int:
     finally:
         sup.stop_all()
         say("Stopped the fake Webex, the test project and the worker.")
+        if show_logs:
+            # After the stop: the listener and the worker write their summaries on SIGTERM.
+            for child in sup.children:
+                say(f"\n--- last lines of {child.log.name} ---\n{child.tail(40)}")
 
 
 def _serve(config: DemoConfig, sup: Supervisor, password: str) -> None:

@@ -170,12 +170,18 @@ def webhook_delivered(s: Story) -> list[str]:
 def _processed(s: Story, data_id: str) -> Any:
     from django_webexteams.models import WebhookDelivery
 
-    row = s.wait(
-        "the delivery to be processed",
-        lambda: WebhookDelivery.objects.filter(
-            data_id=data_id, status__in=["processed", "failed"]
-        ).first(),
-    )
+    try:
+        row = s.wait(
+            "the delivery to be processed",
+            lambda: WebhookDelivery.objects.filter(
+                data_id=data_id, status__in=["processed", "failed"]
+            ).first(),
+        )
+    except StepFailed as exc:
+        # Say how far it got: never stored (the event did not arrive or was dropped), or
+        # stored and not dispatched.
+        rows = list(WebhookDelivery.objects.values_list("pk", "data_id", "status", "transport"))
+        raise StepFailed(f"{exc}; deliveries stored: {rows or 'none'}") from None
     if row.status != "processed":
         raise StepFailed(f"delivery {row.pk} failed: {row.error}")
     return row

@@ -159,3 +159,33 @@ def test_standalone_flag_turns_it_on() -> None:
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def test_websockets_lists_a_socket_only_once_it_is_authorised(controlled: FakeWebex) -> None:
+    """The demo waits here for the listener: its "listening as" line comes before the socket
+    is open, and an activity published before the fake authorised it reaches nobody."""
+    import json
+
+    from websockets.sync.client import connect
+
+    from django_webexteams.client import WebexClient
+    from django_webexteams.listener.devices import Devices
+
+    bot = controlled.add_bot("Echo Bot")
+
+    def listed() -> list[Any]:
+        resp = requests.get(f"{controlled.url}/_fake/websockets", timeout=5)
+        assert resp.status_code == 200, resp.text
+        return [item["person_id"] for item in resp.json()["items"]]
+
+    client = WebexClient(bot.token, base_url=controlled.base_url)
+    device = Devices(client, f"{controlled.url}/wdm/api/v1", "test").create()
+    assert listed() == []
+    with connect(device["webSocketUrl"]) as ws:
+        assert listed() == []  # open, not authorised yet: nothing would reach it
+        ws.send(json.dumps({"id": "1", "type": "authorization",
+                            "data": {"token": f"Bearer {bot.token}"}}))  # fmt: skip
+        assert controlled.wait_for_ws_connections(1)
+        assert listed() == [bot.id]
+    assert controlled.wait_for_ws_connections(0)
+    assert listed() == []
