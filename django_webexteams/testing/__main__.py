@@ -16,6 +16,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument(
+        "--ws-port",
+        type=int,
+        default=0,
+        help="port of the websocket (Mercury) server (default 0: a free port, shown at start)",
+    )
+    parser.add_argument(
         "--seed",
         choices=["demo"],
         default=None,
@@ -44,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     run(
         host=args.host,
         port=args.port,
+        ws_port=args.ws_port,
         seed=args.seed,
         redirect_uris=args.redirect_uris,
         as_json=args.as_json,

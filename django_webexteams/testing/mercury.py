@@ -204,6 +204,14 @@ class Mercury:
             self._thread = None
         with contextlib.suppress(OSError):
             server.socket.close()
+        # websockets' sync Server opens a pipe for its own serve_forever()/shutdown() and
+        # never closes it; this accept loop does not use it: closed here, or every
+        # start/stop cycle of a fake (a fixture per test) leaks two file descriptors.
+        for name in ("shutdown_watcher", "shutdown_notifier"):
+            fd = getattr(server, name, None)
+            if isinstance(fd, int):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         with self.lock:
             sockets = list(self.sockets)
         for s in sockets:

@@ -50,6 +50,7 @@ def run(
     *,
     host: str = "127.0.0.1",
     port: int = 8900,
+    ws_port: int = 0,
     seed: str | None = None,
     redirect_uris: list[str] | None = None,
     as_json: bool = False,
@@ -62,7 +63,7 @@ def run(
     and their tokens (these tokens only ever work on the fake)."""
     out: Writer = stdout or sys.stdout
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    fake = FakeWebex(host=host, port=port, control=control)
+    fake = FakeWebex(host=host, port=port, ws_port=ws_port, control=control)
     fake.start()
     try:
         seeded = None
@@ -80,6 +81,8 @@ def run(
             out.write(json.dumps(info, indent=2) + "\n")
         else:
             out.write(f"Fake Webex serving on {fake.base_url}\n")
+            ws = f"ws://{fake.host}:{fake.ws_port}"
+            out.write(f"  websockets on {ws} (devices: {fake.u2c_url})\n")
             for key, p in info["people"].items():
                 out.write(f"  {key:<6} {p['type']:<6} {p['email']:<24} token: {p['token']}\n")
             if "oauth" in info:

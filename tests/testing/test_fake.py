@@ -393,3 +393,25 @@ def test_client_giving_up_is_not_a_server_error(
     time.sleep(0.6)  # let the slow handler finish writing to the closed socket
     assert "Traceback" not in capfd.readouterr().err
     assert fake_webex.unexpected_errors == []
+
+
+def test_start_and_stop_leave_no_file_descriptor_open() -> None:
+    """A fake per test (the fixture) must not leak: websockets' sync server opened a pipe per
+    fake that nothing closed, two descriptors per start/stop, so a long suite ran out."""
+    import gc
+    import os
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    with FakeWebex():  # the first start imports and caches what later ones reuse
+        pass
+    gc.collect()
+    before = open_fds()
+    for _ in range(20):
+        fake = FakeWebex()
+        fake.start()
+        assert fake.ws_port  # both servers really started
+        fake.stop()
+    gc.collect()
+    assert open_fds() - before <= 2, "start/stop leaks file descriptors"

@@ -96,8 +96,9 @@ def test_standalone_server_with_demo_seed(command: Any) -> None:
 
 
 def test_text_output_lists_tokens() -> None:
-    port = _free_port()
-    proc, _ = _start(["-m", "django_webexteams.testing", "--port", str(port), "--seed", "demo"])
+    port, ws_port = _free_port(), _free_port()
+    proc, _ = _start(["-m", "django_webexteams.testing", "--port", str(port), "--seed", "demo",
+                      "--ws-port", str(ws_port)])  # fmt: skip
     try:
         assert proc.stdout is not None
         lines = []
@@ -108,13 +109,16 @@ def test_text_output_lists_tokens() -> None:
         out = "".join(lines)
         assert f"http://127.0.0.1:{port}/v1" in out
         assert "alice@example.com" in out and "token: FAKE_ALICE_" in out
+        # --ws-port: the websocket server listens where it was told, and says so.
+        assert f"websockets on ws://127.0.0.1:{ws_port} " in out
+        socket.create_connection(("127.0.0.1", ws_port), timeout=5).close()
     finally:
         _stop(proc)
 
 
 def test_parser_defaults() -> None:
     args = build_parser().parse_args([])
-    assert (args.host, args.port, args.seed) == ("127.0.0.1", 8900, None)
+    assert (args.host, args.port, args.ws_port, args.seed) == ("127.0.0.1", 8900, 0, None)
 
 
 def test_fake_server_on_a_busy_port_says_so_in_one_line() -> None:

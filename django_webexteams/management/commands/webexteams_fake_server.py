@@ -15,6 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8900)
+        parser.add_argument(
+            "--ws-port", type=int, default=0, help="websocket port (default: a free one)"
+        )
         parser.add_argument("--seed", choices=["demo"], default=None)
         parser.add_argument("--redirect-uri", action="append", dest="redirect_uris")
         parser.add_argument("--json", action="store_true", dest="as_json")
@@ -29,6 +32,7 @@ class Command(BaseCommand):
             run(
                 host=host,
                 port=port,
+                ws_port=options["ws_port"],
                 seed=options["seed"],
                 redirect_uris=options["redirect_uris"],
                 as_json=options["as_json"],
