@@ -200,12 +200,19 @@ class WebhookDelivery(models.Model):
 
     # db_index=False: the (webhook, received_at) index below serves lookups by webhook.
     # null: an event the websocket listener received has no webhook registration.
+    # db_constraint=False: a foreign key's check locks the webhook's row (FOR KEY SHARE, a
+    # WAL-logged change of that row, a MultiXact once two inserts overlap) on every
+    # delivery, and every delivery of a webhook locks the same row. The receiver's INSERT
+    # checks instead that the webhook still exists, in the same statement (a plain index
+    # read); deleting a Webhook still deletes its deliveries (Django's CASCADE), and a
+    # delivery stored while its webhook was being deleted is dispatched as "ignored".
     webhook = models.ForeignKey(
         Webhook,
         verbose_name=_("webhook"),
         on_delete=models.CASCADE,
         related_name="deliveries",
         db_index=False,
+        db_constraint=False,
         null=True,
         blank=True,
     )

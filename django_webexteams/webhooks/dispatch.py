@@ -57,6 +57,13 @@ def process_delivery(delivery_id: int, *, force: bool = False) -> WebhookDeliver
         return delivery
     WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
     delivery.attempts += 1
+    if delivery.transport == WebhookDelivery.Transport.WEBHOOK and delivery.webhook is None:
+        # Stored while its webhook was being deleted (no foreign key: models.py): whose it
+        # was, and with which identity to answer, is gone with it. Not dispatched.
+        logger.warning("Webhook delivery %s: its webhook was deleted; ignored", delivery.pk)
+        return _finish(
+            delivery, WebhookDelivery.Status.IGNORED, error="Its webhook was deleted.", tb=""
+        )
     return _process(delivery, durable=True)
 
 

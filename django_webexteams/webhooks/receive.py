@@ -141,8 +141,8 @@ def receive(request: HttpRequest, uuid: uuid_module.UUID) -> HttpResponse:
             body=body.decode("utf-8"),
         )
     except IntegrityError:
-        # The only constraint the insert can still break is the foreign key: the webhook
-        # was deleted after this process cached it. Unknown now.
+        # The webhook was deleted after this process cached it (store.WebhookGone: the
+        # INSERT checks that it exists). Unknown now.
         forget_registrations()
         return _answer(404, "unknown webhook")
     if not created:

@@ -29,6 +29,11 @@ __all__ = [
 logger = logging.getLogger("django_webexteams.webhooks")
 
 
+class WebhookGone(IntegrityError):
+    """The delivery's webhook no longer exists (deleted after the caller looked it up):
+    nothing was stored. An ``IntegrityError``, as the foreign key violation it replaces."""
+
+
 _INSERT_SQL: dict[tuple[str, str], str | None] = {}
 
 
@@ -59,13 +64,20 @@ def _build_insert_sql(connection: Any) -> str | None:
     else:
         marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
     pruned = qn(PrunedDelivery._meta.db_table)
+    hooks = qn(Webhook._meta.db_table)
+    webhook_id = "CAST(%s AS bigint)" if connection.vendor == "postgresql" else "%s"
     # Identifiers come from the model's metadata, quoted; every value is a parameter. The
     # NOT EXISTS is the replay-after-prune check (a pruned delivery's key is kept in
     # PrunedDelivery): one primary-key probe inside the same statement, no extra query.
-    # (The WHERE also settles SQLite's INSERT ... SELECT ... ON CONFLICT parsing ambiguity.)
+    # The EXISTS is what a foreign key would check, without its lock on the webhook's row
+    # (WebhookDelivery.webhook): a webhook deleted after this process cached it stores
+    # nothing. (The WHERE also settles SQLite's INSERT ... SELECT ... ON CONFLICT parsing
+    # ambiguity.)
     return (
         f"INSERT INTO {qn(WebhookDelivery._meta.db_table)} ({columns}) SELECT {marks} "  # noqa: S608
         f"WHERE NOT EXISTS (SELECT 1 FROM {pruned} WHERE {qn('dedupe_key')} = %s) "
+        f"AND ({webhook_id} IS NULL OR EXISTS "
+        f"(SELECT 1 FROM {hooks} WHERE {qn('id')} = {webhook_id})) "
         f"ON CONFLICT ({qn('dedupe_key')}) DO NOTHING RETURNING {qn('id')}"
     )
 
@@ -115,9 +127,15 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
     connection = connections[using]
     sql = _insert_sql(connection)
     if sql is None:
-        # Other backends: the pruned-key check is a query of its own.
+        # Other backends: the pruned-key and webhook checks are queries of their own.
         if PrunedDelivery.objects.using(using).filter(pk=values["dedupe_key"]).exists():
             return None
+        webhook_id = values["webhook_id"]
+        if (
+            webhook_id is not None
+            and not Webhook.objects.using(using).filter(pk=webhook_id).exists()
+        ):
+            raise WebhookGone(webhook_id)
         delivery = WebhookDelivery(*_row(values))
         try:
             with transaction.atomic(using=using):
@@ -143,6 +161,7 @@ def _insert(using: str, values: dict[str, Any], text: str | None) -> int | None:
         else:
             params.append(values[f.attname])  # str, int, None: every driver binds them as-is
     params.append(values["dedupe_key"])  # the NOT EXISTS of pruned keys
+    params += [values["webhook_id"], values["webhook_id"]]  # the EXISTS of the webhook
     if _prepared_allowed(connection):
         row = _insert_prepared(connection, sql, params)
         if row is not _UNPREPARED:
@@ -284,7 +303,15 @@ def accept_delivery(
     pk = _insert(using, values, body)
     if pk is None:
         existing = WebhookDelivery.objects.using(using).filter(dedupe_key=key).order_by().first()
-        if existing is None:  # the other copy rolled back meanwhile; nothing to return
+        if existing is None:
+            if (
+                webhook is not None
+                and not Webhook.objects.using(using).filter(pk=webhook.pk).exists()
+            ):
+                # Nothing inserted because the webhook is gone (deleted after the caller
+                # looked it up), not because the delivery is a duplicate.
+                raise WebhookGone(webhook.pk)
+            # A pruned key, or the other copy rolled back meanwhile; nothing to return.
             existing = WebhookDelivery(*_row(values))
         if on_stored is not None:
             on_stored(existing)

@@ -86,8 +86,8 @@ def test_a_delivery_is_stored_by_a_prepared_statement_and_reads_back_the_same() 
 
 
 def test_a_webhook_deleted_meanwhile_is_still_a_404() -> None:
-    """The foreign key violation comes out of psycopg; it must reach the receiver as
-    Django's IntegrityError, as on the plain path."""
+    """The prepared INSERT's existence check of the webhook stores nothing; the receiver
+    answers 404, as on the plain path."""
     webhook = make_webhook()
     client = Client()
     deliver(client, webhook, actorId="warm-up")  # cached by this process

@@ -195,7 +195,8 @@ def test_outside_a_transaction_the_outcome_write_does_not_leak_its_setting(
 @pytest.mark.django_db(transaction=True)
 def test_a_webhook_deleted_by_another_process_answers_404_not_500() -> None:
     """The cached registration outlives its row (deleted elsewhere, no signal here): the
-    INSERT's foreign key fails, and the answer is 404, never 500."""
+    INSERT stores nothing (it checks that the webhook exists), and the answer is 404, never
+    500."""
     webhook = make_webhook()
     client = Client()
     url = receiver_path(webhook.uuid)
