@@ -231,6 +231,47 @@ def test_a_settings_change_is_a_new_capture(broker: tuple[redis.Redis, str]) -> 
         app.conf.task_default_queue = saved
 
 
+def test_a_django_settings_change_is_a_new_capture(broker: tuple[redis.Redis, str]) -> None:
+    """``CELERY_*`` Django settings reach Celery's configuration live: an
+    ``override_settings`` (the ``settings`` fixture) of the default queue must not reuse the
+    message captured for the old one."""
+    from django.test.utils import override_settings
+
+    from testproject.celery import app
+
+    client, _ = broker
+    changes = app.conf.changes
+    assert changes is not None
+    saved = changes.pop("task_default_queue", None)  # else it hides the setting
+    try:
+        for name in ("pub-c-" + uuid.uuid4().hex[:6], "pub-d-" + uuid.uuid4().hex[:6]):
+            with override_settings(CELERY_TASK_DEFAULT_QUEUE=name):
+                assert app.conf.task_default_queue == name  # what the capture will read
+                publish._send(process_delivery_task, {}, [6])
+            assert client.llen(name) == 1
+            client.delete(name)
+    finally:
+        if saved is not None:
+            changes["task_default_queue"] = saved
+
+
+def test_a_broker_url_in_the_environment_is_a_new_capture(
+    broker: tuple[redis.Redis, str], monkeypatch: Any
+) -> None:
+    """Celery reads ``CELERY_BROKER_URL`` from the environment on every access."""
+    client, queue = broker
+    publish._send(process_delivery_task, {"queue": queue}, [7])
+    assert client.llen(queue) == 1
+    other = redis_url(13)
+    monkeypatch.setenv("CELERY_BROKER_URL", other)
+    elsewhere = redis.Redis.from_url(other)
+    try:
+        publish._send(process_delivery_task, {"queue": queue}, [8])
+        assert client.llen(queue) == 1 and elsewhere.llen(queue) == 1
+    finally:
+        elsewhere.delete(queue)
+
+
 def test_a_forked_child_captures_its_own_message(broker: tuple[redis.Redis, str]) -> None:
     """The message names its process (``origin``) and the kept client holds sockets: a
     forked child (gunicorn preload, Celery prefork) starts from nothing."""
