@@ -74,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
     # With it, deliveries are enqueued by a background thread per process in batches at
     # most this many seconds apart (one LPUSH per batch), off the request: Webex's 200 does
     # not wait for the broker. 0: each in its request. docs/webhooks.md.
-    "WEBHOOK_CELERY_PUBLISH_BATCH_SECONDS": 0.005,
+    "WEBHOOK_CELERY_PUBLISH_BATCH_SECONDS": 0.02,
     # PostgreSQL with psycopg 3: store each delivery with a server-side prepared INSERT
     # (parsed and planned once per connection). Turned off for the process by itself when
     # the database or a pooler refuses prepared statements; False: never. docs/webhooks.md.

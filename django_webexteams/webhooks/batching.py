@@ -48,6 +48,11 @@ class BatchWriter:
     """
 
     thread_name = "webexteams-batch"
+    #: Whether the first item after a quiet spell waits for the interval too. ``False``
+    #: (the Celery publisher): it is written at once, and only items arriving within an
+    #: interval of the last batch wait for the next one, so a delivery of a quiet bot is
+    #: not delayed by the batching that only pays under load.
+    wait_when_idle = True
 
     def __init__(self, interval: Callable[[], float]) -> None:
         self._interval = interval
@@ -57,6 +62,7 @@ class BatchWriter:
         self._hurry = threading.Event()  # a full batch, or shutdown: write without waiting
         self._pending: list[Any] = []
         self._oldest = 0.0  # monotonic time the oldest pending item was added
+        self._last_batch = -1e9  # monotonic time the last batch was taken
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._atexit = False
@@ -124,7 +130,13 @@ class BatchWriter:
                 interval = self._interval() or 0.1
             except Exception:  # settings torn down at interpreter exit
                 interval = 0.1
-            self._hurry.wait(interval)  # gather a batch, unless it is full already
+            # Gather a batch (unless it is full already): for the interval, or, without
+            # wait_when_idle, for what is left of it since the last batch.
+            wait = interval
+            if not self.wait_when_idle:
+                wait = interval - (time.monotonic() - self._last_batch)
+            if wait > 0:
+                self._hurry.wait(wait)
             with self._lock:
                 self._work.clear()
                 self._hurry.clear()
@@ -155,6 +167,7 @@ class BatchWriter:
         finally:
             with self._lock:
                 self._stopping = False
+                self._last_batch = -1e9  # started again, it starts from a quiet spell
                 if self._thread is thread:
                     self._thread = None
 
@@ -173,6 +186,7 @@ class BatchWriter:
                 taken, self._pending = self._pending, []
             if not taken:
                 return 0
+            self._last_batch = time.monotonic()
             written, retry, touched = self.write_taken(taken)
             if retry:
                 with self._lock:

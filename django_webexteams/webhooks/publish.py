@@ -175,6 +175,7 @@ class _Publisher(BatchWriter):
     delivery id)``, and the thread that enqueues them (batching.py)."""
 
     thread_name = "webexteams-publish"
+    wait_when_idle = False  # a quiet bot's delivery goes at once (batching.py)
 
     def __init__(self) -> None:
         super().__init__(_interval)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -90,8 +91,12 @@ def test_a_batch_is_one_lpush_in_order_with_fresh_ids(
     broker: tuple[redis.Redis, str], settings: Any
 ) -> None:
     client, queue = broker
-    # A long interval: the thread waits for it (the batch is not full), so flush() sends.
+    # A long interval: after a batch, the thread waits for it (the batch is not full), so
+    # flush() sends what came meanwhile.
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_CELERY_PUBLISH_BATCH_SECONDS": 3600}
+    publish.publish(process_delivery_task, 999, {"queue": queue})
+    publish.flush()
+    client.delete(queue)
     ids = list(range(1, 51))
     for pk in ids:
         publish.publish(process_delivery_task, pk, {"queue": queue})
@@ -229,6 +234,24 @@ def test_a_settings_change_is_a_new_capture(broker: tuple[redis.Redis, str]) -> 
             client.delete(name)
     finally:
         app.conf.task_default_queue = saved
+
+
+def test_after_a_quiet_spell_a_delivery_is_pushed_at_once(
+    broker: tuple[redis.Redis, str], settings: Any
+) -> None:
+    """The batching pays only under load: a quiet bot's delivery does not wait for the
+    interval (an hour here); one arriving right after a push waits for the next batch."""
+    client, queue = broker
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_CELERY_PUBLISH_BATCH_SECONDS": 3600}
+    publish.publish(process_delivery_task, 1, {"queue": queue})
+    deadline = time.monotonic() + 30
+    while client.llen(queue) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert client.llen(queue) == 1  # pushed by the thread, no flush()
+    publish.publish(process_delivery_task, 2, {"queue": queue})
+    time.sleep(0.2)  # the thread had time to push it, were it not waiting for the interval
+    assert client.llen(queue) == 1 and publish._publisher.pending() == 1
+    assert publish.flush() == 1 and client.llen(queue) == 2
 
 
 def test_a_django_settings_change_is_a_new_capture(broker: tuple[redis.Redis, str]) -> None:
