@@ -89,7 +89,7 @@ def test_late_and_shuffled_tasks_never_exceed_the_pace(key: str, settings: Any, 
     rnd = random.Random(seed)
     rate = 20.0
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INITIAL": rate,
-                           "SEND_RATE_INCREASE": 0}  # fmt: skip
+                           "SEND_RATE_PROBE_SECONDS": 0}  # fmt: skip
     # (time it runs, task, token): 100 tasks arriving in a clump, then coming back late.
     pending: list[tuple[float, int, str | None]] = [
         (T + rnd.uniform(0, 0.5), i, None) for i in range(100)
@@ -124,8 +124,9 @@ def test_requests_in_flight_before_the_decrease_do_not_lower_it_again(key: str) 
     # longer than we saw), which says nothing about the pace: the gate waits, the rate stays.
     gate_end = now + 1.04  # the in-flight 429s above extended the gate a little
     assert ratelimit.acquire(key, now=gate_end).wait == 0.0
+    probing = ratelimit.current_rate(key, now=gate_end + 2)  # growing since the gate's end
     ratelimit.record_429(key, 1, started=gate_end + 0.001, now=gate_end + 0.01)
-    assert ratelimit.current_rate(key, now=gate_end + 2) == pytest.approx(rate, rel=5e-3)
+    assert ratelimit.current_rate(key, now=gate_end + 2) == pytest.approx(probing, rel=1e-6)
     assert ratelimit.blocked_for(key, now=gate_end + 0.5) > 0.4
     # Sends went through after the gate, then a 429: that one lowers the rate (at most by
     # half per 429).
@@ -146,7 +147,7 @@ def test_paced_decrease_never_exceeds_the_current_rate(key: str, settings: Any) 
         assert ratelimit.acquire(key, now=T + i * 0.03).wait == 0.0
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_LIMIT": (10, 1.0)}
     ratelimit.record_429(key, 1, started=T + 0.901, now=T + 0.91)
-    assert ratelimit.current_rate(key, now=T + 2) == pytest.approx(9.5, rel=1e-3)
+    assert ratelimit.current_rate(key, now=T + 1.91) == pytest.approx(9.5, rel=1e-3)
 
 
 def test_a_429_without_admissions_keeps_unpaced_or_lowers_the_pace(key: str, settings: Any) -> None:
@@ -158,17 +159,111 @@ def test_a_429_without_admissions_keeps_unpaced_or_lowers_the_pace(key: str, set
     assert ratelimit.current_rate(other, now=T + 1) == pytest.approx(3.8, rel=1e-3)
 
 
-def test_the_rate_probes_upwards_linearly(key: str, settings: Any) -> None:
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INCREASE": 0.01}
+def test_the_rate_returns_to_the_refused_rate_by_k_then_accelerates(key: str) -> None:
+    """CUBIC: from 0.95 x the rate the 429 met (wmax, 25/s here) back to wmax by K, flat
+    there, then ever faster away from it."""
+    now = learn(key, 25)
+    t0 = now + 1.0  # the gate's end: growth starts there
+    c = ratelimit.cubic_constant(50.0, 0.95)
+    k = (0.05 / c) ** (1 / 3)
+    assert 13 < k < 14
+    rates = [ratelimit.current_rate(key, now=t0 + t) for t in (0, k / 2, k, k + 5, k + 20)]
+    assert rates[0] == pytest.approx(0.95 * 25, rel=1e-3)
+    assert rates[2] == pytest.approx(25, rel=1e-3)
+    assert rates == sorted(rates)
+    # Concave before K (most of the way back in the first half), convex after it.
+    assert rates[1] - rates[0] > 5 * (rates[2] - rates[1])
+    assert rates[3] - rates[2] < 0.01 * 25 < rates[4] - rates[3]
+
+
+def test_a_doubled_limit_is_reached_within_a_minute_of_the_429(key: str) -> None:
+    """Webex doubles the limit right after a 429 at 25/s: the pace reaches 50/s in 50 s
+    (SEND_RATE_PROBE_SECONDS) from the gate's end, well within a minute of the 429."""
+    now = learn(key, 25)
+    assert ratelimit.current_rate(key, now=now + 1.0 + 49) < 50
+    assert ratelimit.current_rate(key, now=now + 1.0 + 50) == pytest.approx(50, rel=1e-3)
+    assert ratelimit.current_rate(key, now=now + 60) >= 50
+    # The pace the tasks get, not only the formula: admissions at the pace from 55 s on.
+    at = now + 55.0
+    tickets = [ratelimit.acquire(key, now=at) for _ in range(3)]
+    assert tickets[0].rate > 50
+    assert tickets[2].slot - tickets[1].slot == pytest.approx(1 / tickets[1].rate, rel=0.02)
+
+
+def test_the_probe_setting_sets_how_fast(key: str, settings: Any) -> None:
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_PROBE_SECONDS": 20}
     now = learn(key, 20)
-    base = ratelimit.current_rate(key, now=now + 1)  # the gate's end: growth starts there
-    assert ratelimit.current_rate(key, now=now + 11) == pytest.approx(base * 1.1, rel=1e-3)
-    assert ratelimit.current_rate(key, now=now + 101) == pytest.approx(base * 2.0, rel=1e-3)
+    assert ratelimit.current_rate(key, now=now + 1.0 + 20) == pytest.approx(40, rel=1e-3)
+    other = key + "-off"
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_PROBE_SECONDS": 0}
+    now = learn(other, 20)
+    assert ratelimit.current_rate(other, now=now + 1000) == pytest.approx(19, rel=1e-3)
+
+
+def test_a_new_pacing_state_starts_at_the_learnt_rate(key: str) -> None:
+    """The pacing state expires after a quiet spell (here: dropped, as its expiry does); the
+    learnt rate outlives it, so the next burst starts paced at it, not unpaced."""
+    now = learn(key, 25)
+    assert ratelimit.learnt_rate(key) == pytest.approx((0.95 * 25, 25), rel=1e-3)
+    _drop_state(key)
+    later = now + 3600.0
+    first = ratelimit.acquire(key, now=later)
+    assert first.wait == 0.0 and first.rate == pytest.approx(0.95 * 25, rel=1e-3)
+    second = ratelimit.acquire(key, now=later)  # paced: a slot, not admitted at once
+    assert second.wait > 0 and second.rate == pytest.approx(0.95 * 25, rel=1e-3)
+    # ...and probing upwards from there as after the 429: back at 25/s by K.
+    k = (0.05 / ratelimit.cubic_constant(50.0, 0.95)) ** (1 / 3)
+    assert ratelimit.current_rate(key, now=later + k) == pytest.approx(25, rel=1e-3)
+
+
+def test_the_learnt_rate_outlives_the_pacing_state(key: str) -> None:
+    """The pacing state is kept for seconds past the last request (or the gate's end), the
+    learnt rate for 30 days after the 429 that set it."""
+    import time
+
+    now = time.time()
+    for i in range(10):
+        ratelimit.acquire(key, now=now + i * 0.01)
+    ratelimit.record_429(key, 2, started=now + 0.11, now=now + 0.12)
+    state = _ttl(key, ratelimit._ADAPT_PREFIX)
+    learnt = _ttl(key, ratelimit._LEARNT_PREFIX)
+    assert state is not None and 2 < state <= ratelimit._STATE_IDLE + 3.5
+    assert learnt is not None and learnt > 29 * 86400
+
+
+def test_forget_and_unblock_drop_the_learnt_rate(key: str) -> None:
+    now = learn(key, 10)
+    ratelimit.forget(key)
+    assert ratelimit.learnt_rate(key) is None
+    assert ratelimit.current_rate(key, now=now + 10) == 0.0
+    now = learn(key, 10, at=now + 10)
+    assert ratelimit.learnt_rate(key) is not None
+    ratelimit.unblock(key)
+    assert ratelimit.learnt_rate(key) is None
+    assert ratelimit.acquire(key, now=now).rate == 0.0  # unpaced again
+
+
+def _drop_state(key: str) -> None:
+    cache = ratelimit.gate_cache()
+    cache.delete_many([ratelimit._ADAPT_PREFIX + key, ratelimit._SENT_PREFIX + key])
+
+
+def _ttl(key: str, prefix: str) -> float | None:
+    """Seconds until the cache entry expires (Redis: PTTL; locmem: its expiry table)."""
+    import time
+
+    cache = ratelimit.gate_cache()
+    client = ratelimit._redis_client(cache)
+    if client is not None:
+        ms = client.pttl(cache.make_and_validate_key(prefix + key))
+        return ms / 1000 if ms >= 0 else None
+    expiry = cache._expire_info.get(cache.make_and_validate_key(prefix + key))  # type: ignore[attr-defined]
+    return None if expiry is None else float(expiry) - time.time()
 
 
 def test_the_fixed_limit_caps_the_learnt_rate(key: str, settings: Any) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_LIMIT": (5, 1.0),
-                           "SEND_RATE_INCREASE": 0.5}  # fmt: skip
+                           "SEND_RATE_PROBE_SECONDS": 1}  # fmt: skip
     assert ratelimit.current_rate(key, now=T) == 5.0  # also the starting rate
     tickets = [ratelimit.acquire(key, now=T) for _ in range(3)]
     assert [t.wait for t in tickets] == pytest.approx([0.0, 0.1, 0.3], abs=1e-3)
@@ -179,7 +274,7 @@ def test_a_long_retry_after_measures_over_a_longer_window(key: str, settings: An
     # 5 sends a second for a minute (a per-minute limit of 300), then a 429 asking for 30 s:
     # a one-second window could see a lucky burst; the 30 s window sees 5/s.
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INITIAL": 5,
-                           "SEND_RATE_INCREASE": 0}  # fmt: skip
+                           "SEND_RATE_PROBE_SECONDS": 0}  # fmt: skip
     for i in range(301):
         assert ratelimit.acquire(key, now=T + i / 5).wait == 0.0
     started = T + 300 / 5
@@ -220,7 +315,7 @@ def test_concurrent_workers_are_admitted_once_and_spread_evenly(settings: Any) -
     admit exactly one and give the other 199 distinct slots exactly 1/rate apart."""
     settings.CACHES = {**settings.CACHES, "pace": _cache("redis")}
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "RATE_LIMIT_CACHE": "pace",
-                           "SEND_RATE_INITIAL": 40, "SEND_RATE_INCREASE": 0}  # fmt: skip
+                           "SEND_RATE_INITIAL": 40, "SEND_RATE_PROBE_SECONDS": 0}  # fmt: skip
     key = f"webexteams:bot:{uuid.uuid4().hex[:16]}"
     tickets: list[ratelimit.Ticket] = []
     lock = threading.Lock()
