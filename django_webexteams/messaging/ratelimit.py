@@ -201,7 +201,10 @@ def take_slot(key: str, *, now: float | None = None) -> float:
 # - recent admissions (times), kept for ``_HISTORY`` seconds: on a 429 the rate it met is
 #   ``wmax = min(admissions per second just before the refused send began, current rate)``
 #   (what Webex accepted until it said "too many"; never reaching back before ``t0``, the
-#   state's start or the last gate's end) and the new rate ``base = decrease * wmax``.
+#   state's start or the last gate's end) and the new rate ``base = decrease * wmax``. When
+#   that is below the ``wmax`` of the previous 429 (which was too high, or the limit fell),
+#   ``wmax`` becomes ``(1 + decrease) / 2`` of it (CUBIC's fast convergence): the growth
+#   levels off below the rate just refused instead of at it.
 #   (Admission times, not response times: a success is only known a round trip later, which
 #   would undercount the window.)
 
@@ -389,16 +392,21 @@ def _decrease(
         wmax = min(observed, current) if current > 0 else observed
     else:
         wmax = current
-    new = cfg.decrease * wmax
+    new = lowered = cfg.decrease * wmax
+    previous = float(state.get("wmax", state.get("base", 0.0)))
+    if 0 < wmax < previous and float(state.get("base", 0.0)) > 0:
+        # CUBIC's fast convergence: refused below the rate the previous 429 met, so that one
+        # was too high (or the limit fell); level off below this one.
+        wmax *= (1.0 + cfg.decrease) / 2.0
     # At most halve per 429 (a window that caught a lull underestimates), relative to the
     # current rate, or to the rate the previous 429 met when probing went far past it.
-    previous = float(state.get("wmax", state.get("base", 0.0)))
     reference = min(current, previous) if previous > 0 else current
     if reference > 0:
         new = max(new, 0.5 * reference)
     if new > 0:
         new = max(new, cfg.minimum)
-        wmax = max(wmax, new / cfg.decrease)
+        if new > lowered:  # a floor held it up: as if the 429 had met new / decrease
+            wmax = max(wmax, new / cfg.decrease)
     state.update(base=new, wmax=wmax, t0=gate_until, dec=now, tat=gate_until, next=gate_until)
     return {"base": new, "wmax": wmax} if new > 0 else None
 
@@ -521,14 +529,18 @@ else
   met = current
 end
 local new = factor * met
--- at most halve per 429, relative to the current rate or the rate the previous 429 met
+local lowered = new
 local previous = wmax or base
+-- CUBIC's fast convergence: refused below the rate the previous 429 met: level off lower
+if met > 0 and met < previous and base > 0 then met = met * (1 + factor) / 2 end
+-- at most halve per 429, relative to the current rate or the rate the previous 429 met
 local reference = current
 if previous > 0 and previous < current then reference = previous end
 if reference > 0 and new < 0.5 * reference then new = 0.5 * reference end
 if new > 0 then
   if new < minimum then new = minimum end
-  if met < new / factor then met = new / factor end
+  -- a floor held it up: as if the 429 had met new / decrease
+  if new > lowered and met < new / factor then met = new / factor end
 end
 redis.call('HSET', KEYS[1], 'base', tostring(new), 'wmax', tostring(met), 't0', tostring(gate),
            'dec', tostring(now), 'tat', tostring(gate), 'next', tostring(gate))

@@ -190,6 +190,25 @@ def test_a_doubled_limit_is_reached_within_a_minute_of_the_429(key: str) -> None
     assert tickets[2].slot - tickets[1].slot == pytest.approx(1 / tickets[1].rate, rel=0.02)
 
 
+def test_a_429_below_the_last_refused_rate_levels_off_lower(key: str) -> None:
+    """CUBIC's fast convergence: the second 429 meets 14/s, below the 20/s the first met, so
+    the growth levels off at (1 + 0.95) / 2 of 14/s, not at 14/s."""
+    now = learn(key, 20)
+    assert ratelimit.learnt_rate(key) == pytest.approx((19, 20), rel=1e-3)
+    start = now + 1.0
+    for i in range(16):  # 15/s for a second after the gate, then a 429
+        assert ratelimit.acquire(key, now=start + i / 15).wait == 0.0
+    started = start + 1.0 + 0.001
+    ratelimit.record_429(key, 1, started=started, now=started + 0.004)
+    base, wmax = ratelimit.learnt_rate(key) or (0.0, 0.0)
+    # 14 admissions in the second before the refused one began (its own excluded)
+    assert base == pytest.approx(0.95 * 14, rel=1e-3)
+    assert wmax == pytest.approx(0.975 * 14, rel=1e-3)
+    k = ((1 - base / wmax) / ratelimit.cubic_constant(50.0, 0.95)) ** (1 / 3)
+    gate_end = started + 0.004 + 1.0
+    assert ratelimit.current_rate(key, now=gate_end + k) == pytest.approx(wmax, rel=1e-3)
+
+
 def test_the_probe_setting_sets_how_fast(key: str, settings: Any) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_PROBE_SECONDS": 20}
     now = learn(key, 20)
