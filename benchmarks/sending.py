@@ -312,6 +312,7 @@ def chart(runs: dict[str, dict[str, Any]], rate: float, path: Any) -> None:
             f"lost {r['lost']}, duplicated {r['duplicated']}",
             fontsize=9,
         )
+        ax.set_ylim(0, max([rate * 1.3, *(a + b + 1 for a, b in zip(sent, limited, strict=True))]))
         ax.set_ylabel("per second")
         ax.legend(loc="lower right", fontsize=7)
     axes[-1, 0].set_xlabel("seconds since the run's first request")

@@ -434,3 +434,43 @@ def test_a_dead_cache_still_sends_and_honours_retry_after(webex: Any, monkeypatc
     webex.fake.fail_next(429, retry_after=4, method="POST", path="/messages")
     result = messaging.deliver(queue(room_id=webex.room.id, text="limited").pk)
     assert result.outcome == "retry" and 4 <= (result.countdown or 0) <= 5
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_lua_scripts_and_the_python_twin_agree(settings: Any, seed: int) -> None:
+    """The same random run of admissions, 429s and quiet spells (the pacing state dropped, as
+    its expiry does) on Redis (Lua) and on locmem (Python): the same answers."""
+    import random
+
+    rnd = random.Random(seed)
+    events: list[tuple[str, float]] = []
+    at = T
+    for _ in range(400):
+        at += rnd.expovariate(40.0)
+        roll = rnd.random()
+        events.append(("429" if roll < 0.02 else "quiet" if roll < 0.025 else "send", at))
+    answers: dict[str, list[tuple[float, ...]]] = {}
+    for backend in ("locmem", "redis"):
+        settings.CACHES = {**settings.CACHES, "pace": _cache(backend)}
+        settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "RATE_LIMIT_CACHE": "pace"}
+        key = f"webexteams:bot:{uuid.uuid4().hex[:16]}"
+        out: list[tuple[float, ...]] = []
+        for kind, now in events:
+            if kind == "429":
+                ratelimit.record_429(key, 1, started=now - 0.002, now=now)
+                learnt = ratelimit.learnt_rate(key) or (0.0, 0.0)
+                out.append((-1.0, ratelimit.current_rate(key, now=now + 1.5), *learnt))
+            elif kind == "quiet":
+                _drop_state(key)
+            else:
+                ticket = ratelimit.acquire(key, now=now)
+                out.append((ticket.wait, ticket.slot, ticket.rate))
+        answers[backend] = out
+    assert len(answers["locmem"]) == len(answers["redis"])
+    limited = [a for a in answers["redis"] if len(a) == 4]
+    # The run did exercise the decrease, the learnt rate and paced refusals.
+    assert len(limited) >= 3 and all(a[2] > 0 for a in limited)
+    assert sum(1 for a in answers["redis"] if len(a) == 3 and a[0] > 0) > 100
+    for a, b in zip(answers["locmem"], answers["redis"], strict=True):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-5)
