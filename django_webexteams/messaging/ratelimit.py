@@ -206,7 +206,10 @@ def take_slot(key: str, *, now: float | None = None) -> float:
 #   ``wmax`` becomes ``(1 + decrease) / 2`` of it (CUBIC's fast convergence): the growth
 #   levels off below the rate just refused instead of at it.
 #   (Admission times, not response times: a success is only known a round trip later, which
-#   would undercount the window.)
+#   would undercount the window.) ``ref``/``cnt``/``win``: the refused send's start, the count
+#   and the window of that measurement. A later 429 for a send that began inside that window
+#   before ``ref`` was counted there as accepted: both rates shrink by ``(cnt - 1) / cnt``
+#   (this matters after an unpaced burst, when several requests were in flight at once).
 
 #: How long the admission history reaches back (seconds): the longest window a 429 measures.
 _HISTORY = 60.0
@@ -374,7 +377,9 @@ def _decrease(
     lower = min(recent) if recent else started
     if "dec" in state:
         if started < state["dec"]:
-            return None  # in flight before our last reaction: that one already counted it
+            # In flight before our last reaction: it does not lower the rate again, but when
+            # it began before the refused send that did, it was counted there as accepted.
+            return _discount(state, started, cfg)
         # Nothing else was sent since the last gate opened: Webex is still blocking (a
         # longer window than we saw), not telling us the pace is too fast. The gate waits.
         gate_end = float(state.get("t0", 0.0))
@@ -407,8 +412,23 @@ def _decrease(
         new = max(new, cfg.minimum)
         if new > lowered:  # a floor held it up: as if the 429 had met new / decrease
             wmax = max(wmax, new / cfg.decrease)
-    state.update(base=new, wmax=wmax, t0=gate_until, dec=now, tat=gate_until, next=gate_until)
+    state.update(base=new, wmax=wmax, t0=gate_until, dec=now, tat=gate_until, next=gate_until,
+                 ref=started, cnt=count, win=window)  # fmt: skip
     return {"base": new, "wmax": wmax} if new > 0 else None
+
+
+def _discount(state: dict[str, Any], started: float, cfg: PaceConfig) -> dict[str, float] | None:
+    """A 429 for a send that began inside the window the last decrease measured, before the
+    refused send it measured for: that decrease counted it as accepted. Take it out (both
+    rates scaled by (count - 1) / count). Returns the new learnt rate, or ``None``."""
+    ref, count, window = state.get("ref"), int(state.get("cnt", 0)), state.get("win", 0.0)
+    if ref is None or count <= 1 or not (ref - window < started < ref):
+        return None
+    factor = (count - 1) / count
+    base = max(float(state["base"]) * factor, cfg.minimum)
+    wmax = max(float(state.get("wmax", base)) * factor, base)
+    state.update(base=base, wmax=wmax, cnt=count - 1)
+    return {"base": base, "wmax": wmax}
 
 
 _LUA_RATE = """
@@ -507,8 +527,23 @@ local lower = started
 local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 if oldest[2] ~= nil and tonumber(oldest[2]) < started then lower = tonumber(oldest[2]) end
 if dec ~= nil then
-  -- in flight before our last reaction: that one already counted it
-  if started < dec then return 0 end
+  -- in flight before our last reaction: it does not lower the rate again, but when it began
+  -- before the refused send that did, it was counted there as accepted: take it out
+  if started < dec then
+    local d = redis.call('HMGET', KEYS[1], 'ref', 'cnt', 'win')
+    local ref, cnt, win = tonumber(d[1]), tonumber(d[2]) or 0, tonumber(d[3]) or 0
+    if ref == nil or cnt <= 1 or not (started > ref - win and started < ref) then return 0 end
+    local f = (cnt - 1) / cnt
+    local nb = base * f
+    if nb < minimum then nb = minimum end
+    local nw = (wmax or base) * f
+    if nw < nb then nw = nb end
+    redis.call('HSET', KEYS[1], 'base', tostring(nb), 'wmax', tostring(nw),
+               'cnt', tostring(cnt - 1))
+    redis.call('HSET', KEYS[3], 'base', tostring(nb), 'wmax', tostring(nw))
+    redis.call('EXPIRE', KEYS[3], ARGV[13])
+    return 1
+  end
   -- nothing else sent since the last gate opened: still blocked, not too fast
   if redis.call('ZCOUNT', KEYS[2], t0, '(' .. tostring(started)) <= 1 then return 0 end
 end
@@ -543,7 +578,8 @@ if new > 0 then
   if new > lowered and met < new / factor then met = new / factor end
 end
 redis.call('HSET', KEYS[1], 'base', tostring(new), 'wmax', tostring(met), 't0', tostring(gate),
-           'dec', tostring(now), 'tat', tostring(gate), 'next', tostring(gate))
+           'dec', tostring(now), 'tat', tostring(gate), 'next', tostring(gate),
+           'ref', tostring(started), 'cnt', tostring(count), 'win', tostring(window))
 redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[12]) + math.max(0, gate - now)) * 1000))
 if new > 0 then
   redis.call('HSET', KEYS[3], 'base', tostring(new), 'wmax', tostring(met))

@@ -115,10 +115,17 @@ def test_late_and_shuffled_tasks_never_exceed_the_pace(key: str, settings: Any, 
 
 def test_requests_in_flight_before_the_decrease_do_not_lower_it_again(key: str) -> None:
     now = learn(key, 25)
-    rate = ratelimit.current_rate(key, now=now + 1)
-    # Three more 429s for requests that had started before the first one was handled.
+    assert ratelimit.current_rate(key, now=now + 1) == pytest.approx(0.95 * 25, rel=1e-6)
+    # Three more 429s for requests that had started before the first one was handled. They
+    # do not lower the rate as 429s again, but each began before the refused send that did,
+    # so that decrease counted it as accepted: it is taken out (25 -> 22 accepted).
     for i in range(3):
         ratelimit.record_429(key, 1, started=now - 0.05, now=now + 0.01 * (i + 1))
+    rate = ratelimit.current_rate(key, now=now + 1)
+    assert rate == pytest.approx(0.95 * 22, rel=1e-6)
+    assert ratelimit.learnt_rate(key) == pytest.approx((0.95 * 22, 22), rel=1e-6)
+    # One that began after the refused send (not counted there): nothing changes.
+    ratelimit.record_429(key, 1, started=now - 0.003, now=now + 0.04)
     assert ratelimit.current_rate(key, now=now + 1) == pytest.approx(rate, rel=1e-6)
     # The first send after the gate refused again: Webex is still blocking (its window is
     # longer than we saw), which says nothing about the pace: the gate waits, the rate stays.
