@@ -397,6 +397,11 @@ def _decrease(
         wmax = min(observed, current) if current > 0 else observed
     else:
         wmax = current
+    if float(state.get("base", 0.0)) <= 0 < wmax:
+        # Unpaced until this 429: the burst's count is an upper bound (requests in flight,
+        # the limit's whole window at once), as a wmax found too high: CUBIC's fast
+        # convergence (below) from the start.
+        wmax *= (1.0 + cfg.decrease) / 2.0
     new = lowered = cfg.decrease * wmax
     previous = float(state.get("wmax", state.get("base", 0.0)))
     if 0 < wmax < previous and float(state.get("base", 0.0)) > 0:
@@ -563,6 +568,8 @@ if count > 0 then
 else
   met = current
 end
+-- unpaced until this 429: the burst's count is an upper bound, as a wmax found too high
+if base <= 0 and met > 0 then met = met * (1 + factor) / 2 end
 local new = factor * met
 local lowered = new
 local previous = wmax or base
