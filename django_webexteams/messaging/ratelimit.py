@@ -204,7 +204,8 @@ def take_slot(key: str, *, now: float | None = None) -> float:
 #   state's start or the last gate's end) and the new rate ``base = decrease * wmax``. When
 #   that is below the ``wmax`` of the previous 429 (which was too high, or the limit fell),
 #   ``wmax`` becomes ``(1 + decrease) / 2`` of it (CUBIC's fast convergence): the growth
-#   levels off below the rate just refused instead of at it.
+#   levels off below the rate just refused instead of at it. The same for the first 429
+#   after unpaced sending (a burst's count is an upper bound).
 #   (Admission times, not response times: a success is only known a round trip later, which
 #   would undercount the window.) ``ref``/``cnt``/``win``: the refused send's start, the count
 #   and the window of that measurement. A later 429 for a send that began inside that window
