@@ -1,20 +1,29 @@
 """Benchmark 3: sending 1,000 messages through 4 worker processes under a rate limit.
 
 The fake Webex (in this process, real HTTP) allows ``R`` requests per second per token and
-answers 429 with ``Retry-After`` beyond it. Two ways of sending the same 1,000 messages to
+answers 429 with ``Retry-After`` beyond it. Three ways of sending the same 1,000 messages to
 one space, each with one Celery worker of 4 prefork processes on a Redis queue of its own:
 
 - ``ours``: ``send_message`` (outbox row, task ``webexteams.deliver_message``, the shared
-  rate-limit gate in a Redis cache, Retry-After as a Celery countdown);
+  rate-limit gate and adaptive pacing in a Redis cache, Retry-After as a Celery countdown),
+  not told R, run ``RERUNS`` (5) times in a row on the same gate cache: rerun 1 starts cold
+  (nothing learnt: unpaced until the first 429), reruns 2-5 start from the rate the earlier
+  ones learnt. Between reruns the benchmark waits until the pacing state has expired (the
+  credential idle for ``_STATE_IDLE`` seconds), as between two bursts of a real bot; the learnt
+  rate outlives it. The goal must hold in every rerun;
 - ``ours-paced``: the same told the limit, ``WEBEXTEAMS["SEND_RATE_LIMIT"] = (R, 1.0)``
-  (with adaptive pacing, the default, that is the starting rate and the ceiling);
+  (with adaptive pacing, the default, that is the starting rate and the ceiling), run once on
+  a cache of its own;
 - ``sdk-celery``: the way people do it today (:mod:`benchmarks.celery_baseline`): a task
-  calling ``webexpythonsdk`` with its default ``wait_on_rate_limit`` (sleeps in the task).
+  calling ``webexpythonsdk`` with its default ``wait_on_rate_limit`` (sleeps in the task), run
+  once.
 
 From the fake's request log (timestamped): goodput = messages stored / (last stored - first
 request), its ratio to R, 429s (count and share of requests), lost (asked for, never stored)
-and duplicated (stored more than once). A chart of messages stored and 429s per second for
-each approach goes to ``benchmarks/results/sending.png``.
+and duplicated (stored more than once). ``sending.json`` holds every run (``ours_reruns``:
+the five), ``approaches["ours"]`` is the worst rerun (lowest goodput), and ``goals`` one row
+per condition with the worst rerun's value. A chart of messages stored and 429s per second
+for each run goes to ``benchmarks/results/sending.png``.
 """
 
 from __future__ import annotations
@@ -30,6 +39,10 @@ from benchmarks.common import ROOT, log, process, python, results_dir, write_res
 
 NAME = "sending"
 APPROACHES = ("ours", "ours-paced", "sdk-celery")
+#: How many times ``ours`` runs in a row on the same gate cache.
+RERUNS = 5
+GOODPUT_GOAL = 0.9
+SHARE_429_GOAL = 0.05
 
 
 class Recorder:
@@ -146,6 +159,8 @@ def run_ours(
     redis_url: str,
     cache_url: str,
     timeout: float,
+    prefix: str | None = None,
+    label: str | None = None,
 ) -> dict[str, Any]:
     from django.conf import settings
     from django.db import transaction
@@ -156,7 +171,7 @@ def run_ours(
     from testproject.celery import app
 
     queue = f"bench-send-{uuid.uuid4().hex[:8]}"
-    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    prefix = prefix or f"bench{uuid.uuid4().hex[:6]}"
     extra: dict[str, Any] = {"REQUEST_TIMEOUT": [5.0, 30.0], "CELERY_QUEUE": queue}
     if paced:
         extra["SEND_RATE_LIMIT"] = [rate, 1.0]
@@ -180,7 +195,7 @@ def run_ours(
         "CELERY_QUEUE": queue,
     }
     app.conf.update(broker_url=redis_url, task_default_queue=queue, task_always_eager=False)
-    name = "ours-paced" if paced else "ours"
+    name = label or ("ours-paced" if paced else "ours")
     tag = f"[{name}-{uuid.uuid4().hex[:6]}]"
     texts = [f"{tag} message {i:04d}" for i in range(count)]
     OutboundMessage.objects.all().delete()
@@ -271,36 +286,106 @@ def run_sdk(
     return result
 
 
-def chart(results: dict[str, dict[str, Any]], rate: float, path: Any) -> None:
+def chart(runs: dict[str, dict[str, Any]], rate: float, path: Any) -> None:
+    """One panel per run (the five ``ours`` reruns first): stored/s and 429s/s over time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [n for n in APPROACHES if n in results]
+    names = list(runs)
     fig, axes = plt.subplots(
-        len(names), 1, figsize=(10, 3.2 * len(names)), sharex=True, squeeze=False
+        len(names), 1, figsize=(10, 2.4 * len(names)), sharex=True, squeeze=False
     )
     for ax, name in zip(axes[:, 0], names, strict=True):
-        timeline = results[name]["timeline"]
+        timeline = runs[name]["timeline"]
         sent, limited = timeline["sent_per_second"], timeline["429_per_second"]
         xs = range(len(sent))
         ax.bar(xs, sent, width=1.0, align="edge", color="#2b7bb9", label="messages stored / s")
         ax.bar(xs, limited, width=1.0, align="edge", bottom=sent, color="#d9534f", label="429 / s")
         ax.axhline(rate, color="black", linestyle="--", linewidth=1, label=f"R = {rate:g}/s")
-        r = results[name]
+        r = runs[name]
+        ratio = r["goodput_over_rate"]
         ax.set_title(
-            f"{name}: goodput {r['goodput_over_rate']:.2f} R, {r['responses_429']} x 429 "
-            f"({100 * r['share_429']:.1f}% of requests), lost {r['lost']}, "
-            f"duplicated {r['duplicated']}",
-            fontsize=10,
+            f"{name}: goodput {ratio if ratio is None else round(ratio, 3)} R, "
+            f"{r['responses_429']} x 429 ({100 * r['share_429']:.1f}% of requests), "
+            f"lost {r['lost']}, duplicated {r['duplicated']}",
+            fontsize=9,
         )
+        ax.set_ylim(0, max([rate * 1.3, *(a + b + 1 for a, b in zip(sent, limited, strict=True))]))
         ax.set_ylabel("per second")
-        ax.legend(loc="upper right", fontsize=8)
-    axes[-1, 0].set_xlabel("seconds since the first request")
+        ax.legend(loc="lower right", fontsize=7)
+    axes[-1, 0].set_xlabel("seconds since the run's first request")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def meets_goal(r: dict[str, Any]) -> bool:
+    return bool(
+        r["goodput_over_rate"] is not None
+        and r["goodput_over_rate"] >= GOODPUT_GOAL
+        and r["share_429"] <= SHARE_429_GOAL
+        and r["lost"] == 0
+        and r["duplicated"] == 0
+        and r.get("finished", True)
+    )
+
+
+def goal_rows(reruns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per condition of the goal, with the worst rerun's value."""
+    n = len(reruns)
+    ratios = [r["goodput_over_rate"] for r in reruns]
+    worst_ratio = None if not reruns or None in ratios else min(ratios)
+    worst_share = max((r["share_429"] for r in reruns), default=None)
+    lost = max((r["lost"] for r in reruns), default=None)
+    duplicated = max((r["duplicated"] for r in reruns), default=None)
+    where = f"sending: ours, worst of {n} reruns"
+    return [
+        {"measure": f"{where}: goodput / R", "value": worst_ratio,
+         "goal": f">= {GOODPUT_GOAL:g}",
+         "met": worst_ratio is not None and worst_ratio >= GOODPUT_GOAL},
+        {"measure": f"{where}: share of requests answered 429", "value": worst_share,
+         "goal": f"<= {SHARE_429_GOAL:g}",
+         "met": worst_share is not None and worst_share <= SHARE_429_GOAL},
+        {"measure": f"{where}: messages lost",
+         "value": None if lost is None else float(lost), "goal": "0", "met": lost == 0},
+        {"measure": f"{where}: messages duplicated",
+         "value": None if duplicated is None else float(duplicated), "goal": "0",
+         "met": duplicated == 0},
+    ]  # fmt: skip
+
+
+def _wait_state_expired(cache_url: str, prefix: str, timeout: float) -> float:
+    """Wait until the pacing state under ``prefix`` has expired (what a quiet spell of the
+    credential does; the learnt rate stays). Returns the seconds waited."""
+    import redis
+
+    from django_webexteams.messaging import ratelimit
+
+    client = redis.Redis.from_url(cache_url)
+    pattern = f"{prefix}:*{ratelimit._ADAPT_PREFIX}*"
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if not list(client.scan_iter(match=pattern, count=1000)):
+            break
+        time.sleep(0.25)
+    else:
+        log("sending: the pacing state did not expire in time")
+    learnt = list(client.scan_iter(match=f"{prefix}:*{ratelimit._LEARNT_PREFIX}*", count=1000))
+    log(f"sending: pacing state expired after {time.monotonic() - started:.1f}s idle; "
+        f"learnt rate kept: {bool(learnt)}")  # fmt: skip
+    client.close()
+    return time.monotonic() - started
+
+
+def _summary(name: str, r: dict[str, Any]) -> str:
+    return (
+        f"sending: {name}: goodput {r['goodput_per_second']:.1f}/s = "
+        f"{r['goodput_over_rate']:.3f} R, "
+        f"429s {r['responses_429']} ({100 * r['share_429']:.1f}%), lost {r['lost']}, "
+        f"duplicated {r['duplicated']}, {r['duration_seconds']:.1f}s"
+    )
 
 
 def run(
@@ -309,16 +394,20 @@ def run(
     workers: int = 4,
     timeout: float = 240.0,
     approaches: tuple[str, ...] = APPROACHES,
+    reruns: int = RERUNS,
 ) -> dict[str, Any]:
     from benchmarks.ingest import ensure_database, setup_django
 
     ensure_database()
     setup_django()
+    from django_webexteams.messaging import ratelimit
     from django_webexteams.testing import FakeWebex
 
     redis_base = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11").rsplit("/", 1)[0]
     redis_url, cache_url = f"{redis_base}/11", f"{redis_base}/12"
     results: dict[str, dict[str, Any]] = {}
+    ours_reruns: list[dict[str, Any]] = []
+    runs: dict[str, dict[str, Any]] = {}  # every run, in order, for the chart
     with FakeWebex() as fake:
         recorder = Recorder(fake)
         alice = fake.add_person("alice@example.com", "Alice")
@@ -326,40 +415,40 @@ def run(
         room = fake.create_room(alice, "Bench space", members=[bot])
         fake.set_rate_limit(per_second=rate)
         for name in approaches:
-            log(f"sending: {name}: {count} messages, R = {rate:g}/s, {workers} worker processes")
+            common: dict[str, Any] = {"count": count, "rate": rate, "workers": workers,
+                                      "redis_url": redis_url, "timeout": timeout}  # fmt: skip
             if name == "sdk-celery":
-                r = run_sdk(
-                    fake,
-                    recorder,
-                    bot,
-                    room,
-                    count=count,
-                    rate=rate,
-                    workers=workers,
-                    redis_url=redis_url,
-                    timeout=timeout,
-                )
+                log(f"sending: {name}: {count} messages, R = {rate:g}/s, {workers} processes")
+                r = run_sdk(fake, recorder, bot, room, **common)
+                results[name] = runs[name] = r
+                log(_summary(name, r))
+            elif name == "ours-paced":
+                log(f"sending: {name}: {count} messages, R = {rate:g}/s, {workers} processes")
+                r = run_ours(fake, recorder, bot, room, paced=True, cache_url=cache_url,
+                             **common)  # fmt: skip
+                results[name] = runs[name] = r
+                log(_summary(name, r))
             else:
-                r = run_ours(
-                    fake,
-                    recorder,
-                    bot,
-                    room,
-                    count=count,
-                    rate=rate,
-                    paced=name == "ours-paced",
-                    workers=workers,
-                    redis_url=redis_url,
-                    cache_url=cache_url,
-                    timeout=timeout,
-                )
-            results[name] = r
-            log(
-                f"sending: {name}: goodput {r['goodput_per_second']:.1f}/s = "
-                f"{r['goodput_over_rate']:.2f} R, "
-                f"429s {r['responses_429']} ({100 * r['share_429']:.1f}%), lost {r['lost']}, "
-                f"duplicated {r['duplicated']}, {r['duration_seconds']:.1f}s"
-            )
+                # The same gate cache (key prefix) for every rerun: what one learns, the next
+                # starts from.
+                prefix = f"bench{uuid.uuid4().hex[:6]}"
+                for i in range(1, reruns + 1):
+                    label = f"ours rerun {i}" + (" (cold)" if i == 1 else "")
+                    if i > 1:
+                        _wait_state_expired(cache_url, prefix, ratelimit._STATE_IDLE + 60)
+                    log(f"sending: {label}: {count} messages, R = {rate:g}/s, "
+                        f"{workers} processes")  # fmt: skip
+                    r = run_ours(fake, recorder, bot, room, paced=False, cache_url=cache_url,
+                                 prefix=prefix, label=f"ours-{i}", **common)  # fmt: skip
+                    r["rerun"] = i
+                    ours_reruns.append(r)
+                    runs[label] = r
+                    log(_summary(label, r))
+                if ours_reruns:
+                    worst = min(ours_reruns, key=lambda r: r["goodput_over_rate"] or 0.0)
+                    results[name] = {**worst, "reruns": [
+                        {k: v for k, v in r.items() if k != "timeline"} for r in ours_reruns
+                    ]}  # fmt: skip
             time.sleep(2)  # let the fake's rate window empty between approaches
     from benchmarks import celery_baseline
     from testproject.celery import app
@@ -368,25 +457,24 @@ def run(
     app.pool.force_close_all()  # type: ignore[attr-defined]
     celery_baseline.app.pool.force_close_all()  # type: ignore[attr-defined]
     png = results_dir() / "sending.png"
-    chart(results, rate, png)
-    goal = {
-        name: bool(
-            r["goodput_over_rate"] is not None
-            and r["goodput_over_rate"] >= 0.9
-            and r["share_429"] <= 0.05
-            and r["lost"] == 0
-            and r["duplicated"] == 0
-        )
-        for name, r in results.items()
-    }
+    chart(runs, rate, png)
+    goal = {name: meets_goal(r) for name, r in results.items()}
+    if "ours" in results:
+        goal["ours"] = bool(ours_reruns) and all(meets_goal(r) for r in ours_reruns)
     doc = {
         "messages": count,
         "rate_per_second": rate,
         "worker_processes": workers,
+        "reruns": len(ours_reruns),
         "approaches": results,
+        "ours_reruns": ours_reruns,
         "chart": png.name,
-        "goal": "goodput >= 0.9 R, 429s <= 5% of requests, nothing lost, nothing duplicated",
+        "goal": (
+            f"goodput >= {GOODPUT_GOAL:g} R, 429s <= {100 * SHARE_429_GOAL:g}% of requests, "
+            f"nothing lost, nothing duplicated (ours: in each of {len(ours_reruns)} reruns)"
+        ),
         "goal_met": goal,
+        "goals": goal_rows(ours_reruns) if ours_reruns else [],
     }
     write_result(NAME, doc)
     return doc

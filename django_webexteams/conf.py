@@ -98,14 +98,16 @@ DEFAULTS: dict[str, Any] = {
     # SEND_RATE_ADAPTIVE on it is the adaptive pacing's ceiling (and starting rate).
     "SEND_RATE_LIMIT": None,
     # Adaptive pacing (docs/sending.md): per credential, sends are admitted at a rate learnt
-    # from 429s (the rate Webex accepted just before a 429, times SEND_RATE_DECREASE), probing
-    # upwards by SEND_RATE_INCREASE of that rate per second; refused sends come back at evenly
-    # spaced slots. Fails open (the plain gate) when the cache errs.
+    # from 429s (the rate Webex accepted just before a 429, times SEND_RATE_DECREASE; kept 30
+    # days, so a new burst starts at it), probing upwards as TCP CUBIC does; refused sends come
+    # back at evenly spaced slots. Fails open (the plain gate) when the cache errs.
     "SEND_RATE_ADAPTIVE": True,
-    # Requests per second before the first 429; None: unpaced until then (the gate only).
+    # Requests per second before anything is learnt; None: unpaced until the first 429.
     "SEND_RATE_INITIAL": None,
     "SEND_RATE_DECREASE": 0.95,
-    "SEND_RATE_INCREASE": 0.0005,
+    # Upward probing (CUBIC): seconds from a 429 until the pace is twice the rate that 429
+    # met (a limit raised to twice is found within this); 0 or None: no probing.
+    "SEND_RATE_PROBE_SECONDS": 50.0,
     # Shortest window (s) over which a 429 measures the rate achieved; a longer Retry-After
     # widens it (at most 60 s).
     "SEND_RATE_WINDOW": 1.0,

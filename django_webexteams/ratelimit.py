@@ -1,5 +1,5 @@
 """Where the operator calls in docs/sending.md (``ratelimit.current_rate(key)``,
-``ratelimit.unblock(key)``) have always found the rate-limit gate.
+``ratelimit.learnt_rate(key)``, ``ratelimit.unblock(key)``) have always found the rate-limit gate.
 
 The gate lives in :mod:`django_webexteams.messaging.ratelimit` (it paces sending); this module
 hands on its public names.
@@ -16,6 +16,7 @@ from django_webexteams.messaging.ratelimit import (
     current_rate,
     forget,
     gate_cache,
+    learnt_rate,
     pace_config,
     record_429,
     take_slot,
@@ -31,6 +32,7 @@ __all__ = [
     "current_rate",
     "forget",
     "gate_cache",
+    "learnt_rate",
     "pace_config",
     "record_429",
     "take_slot",

@@ -46,6 +46,7 @@ __all__ = [
     "current_rate",
     "forget",
     "gate_cache",
+    "learnt_rate",
     "pace_config",
     "record_429",
     "take_slot",
@@ -127,9 +128,10 @@ def blocked_for(key: str, *, now: float | None = None) -> float:
 
 
 def unblock(key: str) -> None:
-    """Lift the gate for ``key`` and forget its learnt rate and reservations (tests, or
-    staff who know better)."""
-    gate_cache().delete_many([_GATE_PREFIX + key, _ADAPT_PREFIX + key, _SENT_PREFIX + key])
+    """Lift the gate for ``key`` and forget everything learnt (as :func:`forget`: the learnt
+    rate too, so the next send is unpaced until a 429 again); for tests, or staff who know
+    better."""
+    gate_cache().delete_many([_GATE_PREFIX + key, *_learnt_keys(key)])
 
 
 def take_slot(key: str, *, now: float | None = None) -> float:
@@ -163,11 +165,29 @@ def take_slot(key: str, *, now: float | None = None) -> float:
 
 # --- adaptive pacing: learn the credential's rate from its 429s ----------------------------------
 #
-# Per credential, one small state shared by every worker (a Redis hash, or one cache entry):
+# Per credential, two things in the shared cache:
 #
-# - ``base``/``t0``: the pacing rate is ``base * (1 + increase * (t - t0))`` requests per second
-#   at time ``t`` (linear probing upwards since the last decrease; ``base`` 0 means "not
-#   learnt yet": unpaced, the gate alone holds sends back).
+# The *learnt rate* (``webexteams:learnt:<key>``, a Redis hash or one cache entry, kept
+# ``_LEARNT_TTL`` = 30 days, rewritten on every decrease): ``base``, the rate the last 429 set,
+# and ``wmax``, the rate that 429 met. It outlives the pacing state below, so a burst that
+# starts after a quiet spell (a new pacing state) starts paced at what was learnt, instead of
+# unpaced into the first 429. Only :func:`forget`/:func:`unblock` drop it.
+#
+# The *pacing state* (``webexteams:adapt:<key>``), which lives while the credential sends: it
+# expires ``_STATE_IDLE`` seconds after the last admission request (later when the gate or a
+# reserved slot reaches further). A new state starts from the learnt rate (``base``/``wmax``
+# from it, ``t0`` = now), or from ``SEND_RATE_INITIAL``/the ``SEND_RATE_LIMIT`` ceiling when
+# nothing was learnt (``base`` 0: unpaced, the gate alone holds sends back).
+#
+# - ``base``/``wmax``/``t0``: the rate at time ``t`` grows as TCP CUBIC's window (RFC 9438):
+#   ``wmax * (1 + c * (t - t0 - K)**3)`` with ``K = cbrt((1 - base / wmax) / c)``: it starts
+#   at ``base`` at ``t0`` (the gate's end after the decrease), climbs back towards ``wmax`` (the
+#   rate the 429 met) ever more slowly, is flat there at ``t0 + K``, then accelerates away from
+#   it: careful near the rate that was refused, fast once that rate is passed. ``c`` follows
+#   from ``SEND_RATE_PROBE_SECONDS`` (``P``): after the usual decrease (``base / wmax`` =
+#   ``SEND_RATE_DECREASE`` = ``beta``) the rate is twice ``wmax`` at ``t0 + P``, so
+#   ``c = ((1 + cbrt(1 - beta)) / P)**3`` (P = 50 s, beta = 0.95: c = 2.0e-5, K = 13.5 s).
+#   ``P`` 0: no growth, the rate stays at ``base``. The ``SEND_RATE_LIMIT`` ceiling caps it.
 # - ``tat``: admission (GCRA, the "virtual scheduling" form of a token bucket). A send may go
 #   at ``now`` when ``now >= tat - tolerance``; it then moves ``tat`` to ``max(tat, now -
 #   tolerance) + 1 / rate``. Whatever order and lateness the tasks run in, any interval of T
@@ -178,10 +198,19 @@ def take_slot(key: str, *, now: float | None = None) -> float:
 #   asks for admission again (and reserves a new slot if it is refused).
 # - ``dec``: when the last decrease happened. A 429 for a request that *started* before it
 #   was already in flight when we reacted, so it does not decrease the rate a second time.
-# - recent admissions (times), kept for ``_HISTORY`` seconds: on a 429 the new rate is
-#   ``decrease * min(admissions per second just before the refused send began, current
-#   rate)``: what Webex accepted until it said "too many". (Admission times, not response
-#   times: a success is only known a round trip later, which would undercount the window.)
+# - recent admissions (times), kept for ``_HISTORY`` seconds: on a 429 the rate it met is
+#   ``wmax = min(admissions per second just before the refused send began, current rate)``
+#   (what Webex accepted until it said "too many"; never reaching back before ``t0``, the
+#   state's start or the last gate's end) and the new rate ``base = decrease * wmax``. When
+#   that is below the ``wmax`` of the previous 429 (which was too high, or the limit fell),
+#   ``wmax`` becomes ``(1 + decrease) / 2`` of it (CUBIC's fast convergence): the growth
+#   levels off below the rate just refused instead of at it. The same for the first 429
+#   after unpaced sending (a burst's count is an upper bound).
+#   (Admission times, not response times: a success is only known a round trip later, which
+#   would undercount the window.) ``ref``/``cnt``/``win``: the refused send's start, the count
+#   and the window of that measurement. A later 429 for a send that began inside that window
+#   before ``ref`` was counted there as accepted: both rates shrink by ``(cnt - 1) / cnt``
+#   (this matters after an unpaced burst, when several requests were in flight at once).
 
 #: How long the admission history reaches back (seconds): the longest window a 429 measures.
 _HISTORY = 60.0
@@ -192,18 +221,32 @@ _PROMPT = 0.005
 _TOLERANCE = 0.25
 _ADAPT_PREFIX = "webexteams:adapt:"
 _SENT_PREFIX = "webexteams:sent:"
-#: The state outlives the last send by a day; afterwards the rate is learnt again.
-_STATE_TTL = 86400
+_LEARNT_PREFIX = "webexteams:learnt:"
+#: The pacing state expires this many seconds after the credential last asked to send (or
+#: after the gate's end / the last reserved slot, when later): a burst after a quiet spell
+#: starts a new state from the learnt rate, not from slots and growth of the past.
+_STATE_IDLE = 10.0
+#: The learnt rate is kept this long after the last 429 that set it (30 days).
+_LEARNT_TTL = 30 * 86400
+
+
+def cubic_constant(probe_seconds: float, decrease: float) -> float:
+    """CUBIC's ``c`` for which, after a decrease to ``decrease * wmax``, the rate reaches
+    ``2 * wmax`` after ``probe_seconds`` (0.0: no growth)."""
+    if probe_seconds <= 0:
+        return 0.0
+    return float(((1.0 + (1.0 - decrease) ** (1.0 / 3.0)) / probe_seconds) ** 3)
 
 
 @dataclass(frozen=True)
 class PaceConfig:
-    """The adaptive pacing settings (``SEND_RATE_*``), read per call by :func:`pace_config`."""
+    """The adaptive pacing settings (``SEND_RATE_*``), read per call by :func:`pace_config`.
+    ``cubic``: CUBIC's constant ``c`` (from ``SEND_RATE_PROBE_SECONDS``; 0: no growth)."""
 
     initial: float = 0.0  # req/s before anything is learnt; 0: unpaced until the first 429
     cap: float = 0.0  # never faster than this (req/s); 0: no cap
     decrease: float = 0.95
-    increase: float = 0.0005
+    cubic: float = cubic_constant(50.0, 0.95)
     window: float = 1.0
     minimum: float = 0.05
 
@@ -222,11 +265,13 @@ def pace_config() -> PaceConfig | None:
     initial_rate = float(initial) if initial else cap
     if cap:
         initial_rate = min(initial_rate, cap)
+    decrease = min(1.0, max(0.1, float(conf.get("SEND_RATE_DECREASE"))))
+    probe = conf.get("SEND_RATE_PROBE_SECONDS")
     return PaceConfig(
         initial=initial_rate,
         cap=cap,
-        decrease=min(1.0, max(0.1, float(conf.get("SEND_RATE_DECREASE")))),
-        increase=max(0.0, float(conf.get("SEND_RATE_INCREASE"))),
+        decrease=decrease,
+        cubic=cubic_constant(max(0.0, float(probe or 0)), decrease),
         window=max(0.1, float(conf.get("SEND_RATE_WINDOW"))),
         minimum=max(0.001, float(conf.get("SEND_RATE_MIN"))),
     )
@@ -257,12 +302,39 @@ def _parse_token(token: str | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _cubic(base: float, wmax: float, elapsed: float, c: float) -> float:
+    """CUBIC's rate ``elapsed`` seconds after a decrease from ``wmax`` to ``base``."""
+    if c <= 0:
+        return base
+    wmax = max(wmax, base)
+    k: float = ((1.0 - base / wmax) / c) ** (1.0 / 3.0)
+    d = max(0.0, elapsed) - k
+    return wmax * (1.0 + c * d * d * d)
+
+
 def _rate_at(state: dict[str, Any], t: float, cfg: PaceConfig) -> float:
     base = float(state.get("base", 0.0))
     if base <= 0:
         return cfg.cap
-    rate = base * (1.0 + cfg.increase * max(0.0, t - float(state.get("t0", t))))
+    wmax = float(state.get("wmax", base))
+    rate = _cubic(base, wmax, t - float(state.get("t0", t)), cfg.cubic)
     return min(rate, cfg.cap) if cfg.cap else rate
+
+
+def _seed(learnt: Any, now: float, cfg: PaceConfig) -> dict[str, Any]:
+    """A new pacing state: from the learnt rate when there is one, else the initial rate."""
+    if isinstance(learnt, dict) and float(learnt.get("base", 0.0)) > 0:
+        base = float(learnt["base"])
+        wmax = float(learnt.get("wmax", base))
+    else:
+        base = wmax = cfg.initial
+    return {"base": base, "wmax": wmax, "t0": now, "sent": []}
+
+
+def _state_timeout(state: dict[str, Any], gate_until: float, now: float) -> float:
+    """Seconds the pacing state is kept: ``_STATE_IDLE`` past now, the gate's end or the last
+    reserved slot, whichever is latest."""
+    return _STATE_IDLE + max(0.0, max(gate_until, float(state.get("next", 0.0))) - now)
 
 
 def _acquire(
@@ -299,19 +371,23 @@ def _decrease(
     gate_until: float,
     retry_after: float,
     cfg: PaceConfig,
-) -> None:
-    """The 429 step on a plain dict (the Python twin of ``_DECREASE_SCRIPT``)."""
+) -> dict[str, float] | None:
+    """The 429 step on a plain dict (the Python twin of ``_DECREASE_SCRIPT``). Returns the
+    new learnt rate (``base``, ``wmax``), or ``None`` when the rate stays."""
     recent = [t for t in admitted if now - _HISTORY < t < started]
     lower = min(recent) if recent else started
     if "dec" in state:
         if started < state["dec"]:
-            return  # in flight before our last reaction: that one already counted it
+            # In flight before our last reaction: it does not lower the rate again, but when
+            # it began before the refused send that did, it was counted there as accepted.
+            return _discount(state, started, cfg)
         # Nothing else was sent since the last gate opened: Webex is still blocking (a
         # longer window than we saw), not telling us the pace is too fast. The gate waits.
         gate_end = float(state.get("t0", 0.0))
         if sum(1 for t in recent if t >= gate_end) <= 1:
-            return
-        lower = max(lower, gate_end)  # the gate's silence is not a rate
+            return None
+    # The gate's silence is not a rate, nor is the time before this state began.
+    lower = max(lower, float(state.get("t0", lower)))
     # Sends admitted in the window before the refused one began (its own admission, just
     # before ``started``, excluded): what Webex accepted just before it said "too many".
     window = min(max(retry_after, cfg.window), _HISTORY, max(cfg.window, started - lower))
@@ -319,49 +395,100 @@ def _decrease(
     current = _rate_at(state, now, cfg)
     if count:
         observed = count / window
-        new = cfg.decrease * (min(observed, current) if current > 0 else observed)
+        wmax = min(observed, current) if current > 0 else observed
     else:
-        new = cfg.decrease * current
-    if current > 0:
-        new = max(new, 0.5 * current)  # at most halve per 429
+        wmax = current
+    if float(state.get("base", 0.0)) <= 0 < wmax:
+        # Unpaced until this 429: the burst's count is an upper bound (requests in flight,
+        # the limit's whole window at once), as a wmax found too high: CUBIC's fast
+        # convergence (below) from the start.
+        wmax *= (1.0 + cfg.decrease) / 2.0
+    new = lowered = cfg.decrease * wmax
+    previous = float(state.get("wmax", state.get("base", 0.0)))
+    if 0 < wmax < previous and float(state.get("base", 0.0)) > 0:
+        # CUBIC's fast convergence: refused below the rate the previous 429 met, so that one
+        # was too high (or the limit fell); level off below this one.
+        wmax *= (1.0 + cfg.decrease) / 2.0
+    # At most halve per 429 (a window that caught a lull underestimates), relative to the
+    # current rate, or to the rate the previous 429 met when probing went far past it.
+    reference = min(current, previous) if previous > 0 else current
+    if reference > 0:
+        new = max(new, 0.5 * reference)
     if new > 0:
         new = max(new, cfg.minimum)
-    state.update(base=new, t0=gate_until, dec=now, tat=gate_until, next=gate_until)
+        if new > lowered:  # a floor held it up: as if the 429 had met new / decrease
+            wmax = max(wmax, new / cfg.decrease)
+    state.update(base=new, wmax=wmax, t0=gate_until, dec=now, tat=gate_until, next=gate_until,
+                 ref=started, cnt=count, win=window)  # fmt: skip
+    return {"base": new, "wmax": wmax} if new > 0 else None
+
+
+def _discount(state: dict[str, Any], started: float, cfg: PaceConfig) -> dict[str, float] | None:
+    """A 429 for a send that began inside the window the last decrease measured, before the
+    refused send it measured for: that decrease counted it as accepted. Take it out (both
+    rates scaled by (count - 1) / count). Returns the new learnt rate, or ``None``."""
+    ref, count, window = state.get("ref"), int(state.get("cnt", 0)), state.get("win", 0.0)
+    if ref is None or count <= 1 or not (ref - window < started < ref):
+        return None
+    factor = (count - 1) / count
+    base = max(float(state["base"]) * factor, cfg.minimum)
+    wmax = max(float(state.get("wmax", base)) * factor, base)
+    state.update(base=base, wmax=wmax, cnt=count - 1)
+    return {"base": base, "wmax": wmax}
 
 
 _LUA_RATE = """
-local function rate_at(base, t0, t, cap, inc)
+local function rate_at(base, wmax, t0, t, cap, c)
   if base <= 0 then return cap end
-  local r = base * (1 + inc * math.max(0, t - t0))
+  local r = base
+  if c > 0 then
+    if wmax == nil or wmax < base then wmax = base end
+    local k = ((1 - base / wmax) / c) ^ (1 / 3)
+    local d = math.max(0, t - t0) - k
+    r = wmax * (1 + c * d * d * d)
+  end
   if cap > 0 and r > cap then r = cap end
   return r
+end
+-- A new pacing state: the learnt rate (hash KEYS[n]: base, wmax) or the initial rate.
+local function seed(learnt_key, initial)
+  local l = redis.call('HMGET', learnt_key, 'base', 'wmax')
+  local b = tonumber(l[1])
+  if b ~= nil and b > 0 then return b, (tonumber(l[2]) or b) end
+  return initial, initial
 end
 """
 
 _ACQUIRE_SCRIPT = (
     _LUA_RATE
     + """
--- KEYS[1] state hash, KEYS[2] gate, KEYS[3] admissions (sorted set of times); ARGV: now,
--- held slot, initial, cap, increase, tolerance, prompt, ttl, member, history seconds
+-- KEYS[1] state hash, KEYS[2] gate, KEYS[3] admissions (sorted set of times), KEYS[4] learnt
+-- rate; ARGV: now, held slot, initial, cap, cubic c, tolerance, prompt, idle seconds, member,
+-- history seconds
 local now, held = tonumber(ARGV[1]), tonumber(ARGV[2])
-local initial, cap, inc = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local initial, cap, c = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local tol, prompt = tonumber(ARGV[6]), tonumber(ARGV[7])
 local gate = (tonumber(redis.call('GET', KEYS[2]) or '0') or 0) / 1000
-local s = redis.call('HMGET', KEYS[1], 'base', 't0', 'tat', 'next')
-local base, t0 = tonumber(s[1]), tonumber(s[2])
+local s = redis.call('HMGET', KEYS[1], 'base', 't0', 'tat', 'next', 'wmax')
+local base, t0, wmax = tonumber(s[1]), tonumber(s[2]), tonumber(s[5])
 local tat, nxt = tonumber(s[3]) or 0, tonumber(s[4]) or 0
 if base == nil then
-  base, t0 = initial, now
-  redis.call('HSET', KEYS[1], 'base', tostring(base), 't0', tostring(t0))
+  base, wmax = seed(KEYS[4], initial)
+  t0 = now
+  redis.call('HSET', KEYS[1], 'base', tostring(base), 'wmax', tostring(wmax), 't0', tostring(t0))
 end
-redis.call('EXPIRE', KEYS[1], ARGV[8])
-local rate = rate_at(base, t0, math.max(now, gate), cap, inc)
+local function keep(last)
+  local ttl = tonumber(ARGV[8]) + math.max(0, math.max(gate, last) - now)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(ttl * 1000))
+end
+local rate = rate_at(base, wmax, t0, math.max(now, gate), cap, c)
 if tat < gate then tat = gate end
 if now >= gate then
   if rate <= 0 or now >= tat - tol / rate - prompt then
     if rate > 0 then
       redis.call('HSET', KEYS[1], 'tat', tostring(math.max(tat, now - tol / rate) + 1 / rate))
     end
+    keep(nxt)
     local history = tonumber(ARGV[10])
     redis.call('ZADD', KEYS[3], now, ARGV[9])
     redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - history)
@@ -369,13 +496,17 @@ if now >= gate then
     return {1, tostring(now), tostring(rate)}
   end
 elseif rate <= 0 then
+  keep(nxt)
   return {0, tostring(gate), '0'}
 end
 if held ~= nil and held > now + prompt and held >= gate then
+  keep(nxt)
   return {0, tostring(held), tostring(rate)}
 end
 local slot = math.max(now, nxt, tat - tol / rate, gate)
-redis.call('HSET', KEYS[1], 'next', tostring(slot + 1 / rate_at(base, t0, slot, cap, inc)))
+local after = slot + 1 / rate_at(base, wmax, t0, slot, cap, c)
+redis.call('HSET', KEYS[1], 'next', tostring(after))
+keep(after)
 return {0, tostring(slot), tostring(rate)}
 """
 )
@@ -383,47 +514,85 @@ return {0, tostring(slot), tostring(rate)}
 _DECREASE_SCRIPT = (
     _LUA_RATE
     + """
--- KEYS[1] state hash, KEYS[2] history; ARGV: now, started, gate until, retry after,
--- initial, cap, increase, decrease, window, minimum, history seconds, ttl
+-- KEYS[1] state hash, KEYS[2] history, KEYS[3] learnt rate; ARGV: now, started, gate until,
+-- retry after, initial, cap, cubic c, decrease, window, minimum, history seconds, idle
+-- seconds, learnt ttl
 local now, started, gate = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local retry_after = tonumber(ARGV[4])
-local initial, cap, inc = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local initial, cap, c = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local factor, win_min, minimum = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local history = tonumber(ARGV[11])
-local s = redis.call('HMGET', KEYS[1], 'base', 't0', 'dec')
-local base, t0, dec = tonumber(s[1]), tonumber(s[2]), tonumber(s[3])
-if base == nil then base, t0 = initial, now end
+local s = redis.call('HMGET', KEYS[1], 'base', 't0', 'dec', 'wmax')
+local base, t0, dec, wmax = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
+if base == nil then
+  base, wmax = seed(KEYS[3], initial)
+  t0 = now
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - history)
 local lower = started
 local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 if oldest[2] ~= nil and tonumber(oldest[2]) < started then lower = tonumber(oldest[2]) end
 if dec ~= nil then
-  -- in flight before our last reaction: that one already counted it
-  if started < dec then return 0 end
+  -- in flight before our last reaction: it does not lower the rate again, but when it began
+  -- before the refused send that did, it was counted there as accepted: take it out
+  if started < dec then
+    local d = redis.call('HMGET', KEYS[1], 'ref', 'cnt', 'win')
+    local ref, cnt, win = tonumber(d[1]), tonumber(d[2]) or 0, tonumber(d[3]) or 0
+    if ref == nil or cnt <= 1 or not (started > ref - win and started < ref) then return 0 end
+    local f = (cnt - 1) / cnt
+    local nb = base * f
+    if nb < minimum then nb = minimum end
+    local nw = (wmax or base) * f
+    if nw < nb then nw = nb end
+    redis.call('HSET', KEYS[1], 'base', tostring(nb), 'wmax', tostring(nw),
+               'cnt', tostring(cnt - 1))
+    redis.call('HSET', KEYS[3], 'base', tostring(nb), 'wmax', tostring(nw))
+    redis.call('EXPIRE', KEYS[3], ARGV[13])
+    return 1
+  end
   -- nothing else sent since the last gate opened: still blocked, not too fast
   if redis.call('ZCOUNT', KEYS[2], t0, '(' .. tostring(started)) <= 1 then return 0 end
-  if t0 > lower then lower = t0 end
 end
+-- the gate's silence is not a rate, nor is the time before this state began
+if t0 > lower then lower = t0 end
 local window = math.min(math.max(retry_after, win_min), history,
                         math.max(win_min, started - lower))
 -- Admissions before the refused send began, its own (just before ``started``) excluded.
 local count = redis.call('ZCOUNT', KEYS[2], '(' .. tostring(started - window),
                          '(' .. tostring(started)) - 1
 if count < 0 then count = 0 end
-local current = rate_at(base, t0, now, cap, inc)
-local new
+local current = rate_at(base, wmax, t0, now, cap, c)
+local met
 if count > 0 then
-  local observed = count / window
-  if current > 0 and current < observed then observed = current end
-  new = factor * observed
+  met = count / window
+  if current > 0 and current < met then met = current end
 else
-  new = factor * current
+  met = current
 end
-if current > 0 and new < 0.5 * current then new = 0.5 * current end
-if new > 0 and new < minimum then new = minimum end
-redis.call('HSET', KEYS[1], 'base', tostring(new), 't0', tostring(gate), 'dec', tostring(now),
-           'tat', tostring(gate), 'next', tostring(gate))
-redis.call('EXPIRE', KEYS[1], ARGV[12])
+-- unpaced until this 429: the burst's count is an upper bound, as a wmax found too high
+if base <= 0 and met > 0 then met = met * (1 + factor) / 2 end
+local new = factor * met
+local lowered = new
+local previous = wmax or base
+-- CUBIC's fast convergence: refused below the rate the previous 429 met: level off lower
+if met > 0 and met < previous and base > 0 then met = met * (1 + factor) / 2 end
+-- at most halve per 429, relative to the current rate or the rate the previous 429 met
+local reference = current
+if previous > 0 and previous < current then reference = previous end
+if reference > 0 and new < 0.5 * reference then new = 0.5 * reference end
+if new > 0 then
+  if new < minimum then new = minimum end
+  -- a floor held it up: as if the 429 had met new / decrease
+  if new > lowered and met < new / factor then met = new / factor end
+end
+redis.call('HSET', KEYS[1], 'base', tostring(new), 'wmax', tostring(met), 't0', tostring(gate),
+           'dec', tostring(now), 'tat', tostring(gate), 'next', tostring(gate),
+           'ref', tostring(started), 'cnt', tostring(count), 'win', tostring(window))
+redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[12]) + math.max(0, gate - now)) * 1000))
+if new > 0 then
+  redis.call('HSET', KEYS[3], 'base', tostring(new), 'wmax', tostring(met))
+  redis.call('EXPIRE', KEYS[3], ARGV[13])
+end
 return 1
 """
 )
@@ -437,8 +606,15 @@ def _gate_until(cache: BaseCache, key: str) -> float:
 def _fallback_state(cache: BaseCache, key: str, now: float, cfg: PaceConfig) -> dict[str, Any]:
     state: Any = cache.get(_ADAPT_PREFIX + key)
     if not isinstance(state, dict):
-        state = {"base": cfg.initial, "t0": now, "sent": []}
+        state = _seed(cache.get(_LEARNT_PREFIX + key), now, cfg)
     return dict(state)
+
+
+def _save_state(
+    cache: BaseCache, key: str, state: dict[str, Any], gate_until: float, now: float
+) -> None:
+    timeout = _state_timeout(state, gate_until, now)
+    cache.set(_ADAPT_PREFIX + key, state, timeout=max(1, math.ceil(timeout)))
 
 
 def acquire(key: str, token: str | None = None, *, now: float | None = None) -> Ticket:
@@ -457,19 +633,21 @@ def acquire(key: str, token: str | None = None, *, now: float | None = None) -> 
     client = _redis_client(cache)
     if client is not None:
         admitted, slot_s, rate_s = client.eval(
-            _ACQUIRE_SCRIPT, 3,
+            _ACQUIRE_SCRIPT, 4,
             cache.make_and_validate_key(_ADAPT_PREFIX + key),
             cache.make_and_validate_key(_GATE_PREFIX + key),
             cache.make_and_validate_key(_SENT_PREFIX + key),
+            cache.make_and_validate_key(_LEARNT_PREFIX + key),
             now, "" if held is None else held,
-            cfg.initial, cfg.cap, cfg.increase, _TOLERANCE, _PROMPT, _STATE_TTL,
+            cfg.initial, cfg.cap, cfg.cubic, _TOLERANCE, _PROMPT, _STATE_IDLE,
             f"{now:.6f}:{random.getrandbits(32):08x}", _HISTORY,
         )  # fmt: skip
         ok, slot, rate = bool(admitted), float(slot_s), float(rate_s)
     else:
         state = _fallback_state(cache, key, now, cfg)
-        ok, slot, rate = _acquire(state, _gate_until(cache, key), held, now, cfg)
-        cache.set(_ADAPT_PREFIX + key, state, timeout=_STATE_TTL)
+        gate_until = _gate_until(cache, key)
+        ok, slot, rate = _acquire(state, gate_until, held, now, cfg)
+        _save_state(cache, key, state, gate_until, now)
     if ok:
         return Ticket(wait=0.0, slot=now, rate=rate)
     return Ticket(wait=max(slot - now, _PROMPT), slot=slot, rate=rate)
@@ -480,7 +658,7 @@ def record_429(key: str, retry_after: float, *, started: float, now: float | Non
     :func:`block`) and, unless that request was already in flight when the rate was last
     lowered, lower the rate to ``SEND_RATE_DECREASE`` times the rate achieved just before
     (sends admitted in the ``max(SEND_RATE_WINDOW, Retry-After)`` seconds, at most 60,
-    before ``started``).
+    before ``started``), and keep that as the learnt rate (30 days).
     Returns the gate's end."""
     now = time.time() if now is None else now
     until = block(key, retry_after, now=now)
@@ -489,17 +667,20 @@ def record_429(key: str, retry_after: float, *, started: float, now: float | Non
     client = _redis_client(cache)
     if client is not None:
         client.eval(
-            _DECREASE_SCRIPT, 2,
+            _DECREASE_SCRIPT, 3,
             cache.make_and_validate_key(_ADAPT_PREFIX + key),
             cache.make_and_validate_key(_SENT_PREFIX + key),
+            cache.make_and_validate_key(_LEARNT_PREFIX + key),
             now, started, until, max(0.0, float(retry_after)),
-            cfg.initial, cfg.cap, cfg.increase, cfg.decrease, cfg.window, cfg.minimum,
-            _HISTORY, _STATE_TTL,
+            cfg.initial, cfg.cap, cfg.cubic, cfg.decrease, cfg.window, cfg.minimum,
+            _HISTORY, _STATE_IDLE, _LEARNT_TTL,
         )  # fmt: skip
         return until
     state = _fallback_state(cache, key, now, cfg)
-    _decrease(state, state["sent"], now, started, until, max(0.0, float(retry_after)), cfg)
-    cache.set(_ADAPT_PREFIX + key, state, timeout=_STATE_TTL)
+    learnt = _decrease(state, state["sent"], now, started, until, max(0.0, float(retry_after)), cfg)
+    _save_state(cache, key, state, until, now)
+    if learnt is not None:
+        cache.set(_LEARNT_PREFIX + key, learnt, timeout=_LEARNT_TTL)
     return until
 
 
@@ -513,13 +694,37 @@ def current_rate(key: str, *, now: float | None = None) -> float:
     if client is not None:
         raw = client.hgetall(cache.make_and_validate_key(_ADAPT_PREFIX + key))
         if not raw:
-            return cfg.initial
+            learnt = client.hgetall(cache.make_and_validate_key(_LEARNT_PREFIX + key))
+            seeded = {k.decode(): float(v) for k, v in learnt.items()} if learnt else None
+            return _rate_at(_seed(seeded, now, cfg), now, cfg)
         state = {k.decode(): float(v) for k, v in raw.items()}
     else:
         state = _fallback_state(cache, key, now, cfg)
     return _rate_at(state, now, cfg)
 
 
+def learnt_rate(key: str) -> tuple[float, float] | None:
+    """The learnt rate kept for ``key`` (``base``: the rate the last 429 set, ``wmax``: the
+    rate it met; req/s), or ``None`` when nothing was learnt. For monitoring and tests."""
+    cache = gate_cache()
+    client = _redis_client(cache)
+    if client is not None:
+        base, wmax = client.hmget(cache.make_and_validate_key(_LEARNT_PREFIX + key), "base", "wmax")
+        if base is None:
+            return None
+        return float(base), float(wmax if wmax is not None else base)
+    value: Any = cache.get(_LEARNT_PREFIX + key)
+    if not isinstance(value, dict):
+        return None
+    learnt: dict[str, float] = value
+    return float(learnt["base"]), float(learnt.get("wmax", learnt["base"]))
+
+
 def forget(key: str) -> None:
-    """Drop what was learnt for ``key`` (its rate, admissions, slots and history)."""
-    gate_cache().delete_many([_ADAPT_PREFIX + key, _SENT_PREFIX + key])
+    """Drop what was learnt for ``key``: its learnt rate, the pacing state (admissions,
+    slots) and the history. The next send starts as if the credential were new."""
+    gate_cache().delete_many(_learnt_keys(key))
+
+
+def _learnt_keys(key: str) -> list[str]:
+    return [_ADAPT_PREFIX + key, _SENT_PREFIX + key, _LEARNT_PREFIX + key]

@@ -18,6 +18,9 @@ from django_webexteams.models import OutboundMessage
 from tests.conftest import redis_url
 
 T = 1_000_000.0  # an arbitrary clock origin
+#: The first 429 after unpaced sending takes the burst's count as an upper bound: the rate it
+#: met is (1 + 0.95) / 2 of the count (CUBIC's fast convergence from the start).
+COLD = (1 + 0.95) / 2
 
 
 def _cache(backend: str) -> dict[str, Any]:
@@ -70,9 +73,10 @@ def test_a_429_sets_the_rate_just_below_what_was_achieved(key: str) -> None:
     now = learn(key, 25)
     # The gate is closed for Retry-After...
     assert ratelimit.blocked_for(key, now=now) == pytest.approx(1.0, abs=1e-3)
-    # ...and afterwards sends go at 0.95 x 25/s, the first one at the gate's end.
+    # ...and afterwards sends go at 0.95 x the rate it met (25/s counted, unpaced: taken as
+    # an upper bound), the first one at the gate's end.
     rate = ratelimit.current_rate(key, now=now + 1.0)
-    assert rate == pytest.approx(0.95 * 25, rel=1e-3)
+    assert rate == pytest.approx(0.95 * COLD * 25, rel=1e-3)
     slots = [ratelimit.acquire(key, now=now).slot for _ in range(4)]
     assert slots[0] == pytest.approx(now + 1.0, abs=1e-3)
     gaps = [b - a for a, b in itertools.pairwise(slots)]
@@ -89,7 +93,7 @@ def test_late_and_shuffled_tasks_never_exceed_the_pace(key: str, settings: Any, 
     rnd = random.Random(seed)
     rate = 20.0
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INITIAL": rate,
-                           "SEND_RATE_INCREASE": 0}  # fmt: skip
+                           "SEND_RATE_PROBE_SECONDS": 0}  # fmt: skip
     # (time it runs, task, token): 100 tasks arriving in a clump, then coming back late.
     pending: list[tuple[float, int, str | None]] = [
         (T + rnd.uniform(0, 0.5), i, None) for i in range(100)
@@ -115,17 +119,25 @@ def test_late_and_shuffled_tasks_never_exceed_the_pace(key: str, settings: Any, 
 
 def test_requests_in_flight_before_the_decrease_do_not_lower_it_again(key: str) -> None:
     now = learn(key, 25)
-    rate = ratelimit.current_rate(key, now=now + 1)
-    # Three more 429s for requests that had started before the first one was handled.
+    assert ratelimit.current_rate(key, now=now + 1) == pytest.approx(0.95 * COLD * 25, rel=1e-6)
+    # Three more 429s for requests that had started before the first one was handled. They
+    # do not lower the rate as 429s again, but each began before the refused send that did,
+    # so that decrease counted it as accepted: it is taken out (25 -> 22 accepted).
     for i in range(3):
         ratelimit.record_429(key, 1, started=now - 0.05, now=now + 0.01 * (i + 1))
+    rate = ratelimit.current_rate(key, now=now + 1)
+    assert rate == pytest.approx(0.95 * COLD * 22, rel=1e-6)
+    assert ratelimit.learnt_rate(key) == pytest.approx((0.95 * COLD * 22, COLD * 22), rel=1e-6)
+    # One that began after the refused send (not counted there): nothing changes.
+    ratelimit.record_429(key, 1, started=now - 0.003, now=now + 0.04)
     assert ratelimit.current_rate(key, now=now + 1) == pytest.approx(rate, rel=1e-6)
     # The first send after the gate refused again: Webex is still blocking (its window is
     # longer than we saw), which says nothing about the pace: the gate waits, the rate stays.
     gate_end = now + 1.04  # the in-flight 429s above extended the gate a little
     assert ratelimit.acquire(key, now=gate_end).wait == 0.0
+    probing = ratelimit.current_rate(key, now=gate_end + 2)  # growing since the gate's end
     ratelimit.record_429(key, 1, started=gate_end + 0.001, now=gate_end + 0.01)
-    assert ratelimit.current_rate(key, now=gate_end + 2) == pytest.approx(rate, rel=5e-3)
+    assert ratelimit.current_rate(key, now=gate_end + 2) == pytest.approx(probing, rel=1e-6)
     assert ratelimit.blocked_for(key, now=gate_end + 0.5) > 0.4
     # Sends went through after the gate, then a 429: that one lowers the rate (at most by
     # half per 429).
@@ -146,7 +158,7 @@ def test_paced_decrease_never_exceeds_the_current_rate(key: str, settings: Any) 
         assert ratelimit.acquire(key, now=T + i * 0.03).wait == 0.0
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_LIMIT": (10, 1.0)}
     ratelimit.record_429(key, 1, started=T + 0.901, now=T + 0.91)
-    assert ratelimit.current_rate(key, now=T + 2) == pytest.approx(9.5, rel=1e-3)
+    assert ratelimit.current_rate(key, now=T + 1.91) == pytest.approx(0.95 * COLD * 10, rel=1e-3)
 
 
 def test_a_429_without_admissions_keeps_unpaced_or_lowers_the_pace(key: str, settings: Any) -> None:
@@ -158,17 +170,132 @@ def test_a_429_without_admissions_keeps_unpaced_or_lowers_the_pace(key: str, set
     assert ratelimit.current_rate(other, now=T + 1) == pytest.approx(3.8, rel=1e-3)
 
 
-def test_the_rate_probes_upwards_linearly(key: str, settings: Any) -> None:
-    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INCREASE": 0.01}
+def test_the_rate_returns_to_the_refused_rate_by_k_then_accelerates(key: str) -> None:
+    """CUBIC: from 0.95 x the rate the 429 met (wmax, 25/s here) back to wmax by K, flat
+    there, then ever faster away from it."""
+    now = learn(key, 25)
+    t0 = now + 1.0  # the gate's end: growth starts there
+    c = ratelimit.cubic_constant(50.0, 0.95)
+    k = (0.05 / c) ** (1 / 3)
+    assert 13 < k < 14
+    rates = [ratelimit.current_rate(key, now=t0 + t) for t in (0, k / 2, k, k + 5, k + 20)]
+    assert rates[0] == pytest.approx(0.95 * COLD * 25, rel=1e-3)
+    assert rates[2] == pytest.approx(COLD * 25, rel=1e-3)
+    assert rates == sorted(rates)
+    # Concave before K (most of the way back in the first half), convex after it.
+    assert rates[1] - rates[0] > 5 * (rates[2] - rates[1])
+    assert rates[3] - rates[2] < 0.01 * 25 < rates[4] - rates[3]
+
+
+def test_a_doubled_limit_is_reached_within_a_minute_of_the_429(key: str) -> None:
+    """Webex doubles the limit right after a 429 at 25/s: the pace is twice the rate the 429
+    met 50 s (SEND_RATE_PROBE_SECONDS) after the gate's end, and past 50/s within a minute."""
+    now = learn(key, 25)
+    assert ratelimit.current_rate(key, now=now + 1.0 + 49) < 50
+    assert ratelimit.current_rate(key, now=now + 1.0 + 50) == pytest.approx(2 * COLD * 25, rel=1e-3)
+    assert ratelimit.current_rate(key, now=now + 60) >= 50
+    # The pace the tasks get, not only the formula: admissions at the pace from 55 s on.
+    at = now + 55.0
+    tickets = [ratelimit.acquire(key, now=at) for _ in range(3)]
+    assert tickets[0].rate > 50
+    assert tickets[2].slot - tickets[1].slot == pytest.approx(1 / tickets[1].rate, rel=0.02)
+
+
+def test_a_429_below_the_last_refused_rate_levels_off_lower(key: str) -> None:
+    """CUBIC's fast convergence: the second 429 meets 14/s, below the 20/s the first met, so
+    the growth levels off at (1 + 0.95) / 2 of 14/s, not at 14/s."""
     now = learn(key, 20)
-    base = ratelimit.current_rate(key, now=now + 1)  # the gate's end: growth starts there
-    assert ratelimit.current_rate(key, now=now + 11) == pytest.approx(base * 1.1, rel=1e-3)
-    assert ratelimit.current_rate(key, now=now + 101) == pytest.approx(base * 2.0, rel=1e-3)
+    assert ratelimit.learnt_rate(key) == pytest.approx((0.95 * COLD * 20, COLD * 20), rel=1e-3)
+    start = now + 1.0
+    for i in range(16):  # 15/s for a second after the gate, then a 429
+        assert ratelimit.acquire(key, now=start + i / 15).wait == 0.0
+    started = start + 1.0 + 0.001
+    ratelimit.record_429(key, 1, started=started, now=started + 0.004)
+    base, wmax = ratelimit.learnt_rate(key) or (0.0, 0.0)
+    # 14 admissions in the second before the refused one began (its own excluded)
+    assert base == pytest.approx(0.95 * 14, rel=1e-3)
+    assert wmax == pytest.approx(0.975 * 14, rel=1e-3)
+    k = ((1 - base / wmax) / ratelimit.cubic_constant(50.0, 0.95)) ** (1 / 3)
+    gate_end = started + 0.004 + 1.0
+    assert ratelimit.current_rate(key, now=gate_end + k) == pytest.approx(wmax, rel=1e-3)
+
+
+def test_the_probe_setting_sets_how_fast(key: str, settings: Any) -> None:
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_PROBE_SECONDS": 20}
+    now = learn(key, 20)
+    assert ratelimit.current_rate(key, now=now + 1.0 + 20) == pytest.approx(2 * COLD * 20, rel=1e-3)
+    other = key + "-off"
+    settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_PROBE_SECONDS": 0}
+    now = learn(other, 20)
+    assert ratelimit.current_rate(other, now=now + 1000) == pytest.approx(
+        0.95 * COLD * 20, rel=1e-3
+    )
+
+
+def test_a_new_pacing_state_starts_at_the_learnt_rate(key: str) -> None:
+    """The pacing state expires after a quiet spell (here: dropped, as its expiry does); the
+    learnt rate outlives it, so the next burst starts paced at it, not unpaced."""
+    now = learn(key, 25)
+    assert ratelimit.learnt_rate(key) == pytest.approx((0.95 * COLD * 25, COLD * 25), rel=1e-3)
+    _drop_state(key)
+    later = now + 3600.0
+    first = ratelimit.acquire(key, now=later)
+    assert first.wait == 0.0 and first.rate == pytest.approx(0.95 * COLD * 25, rel=1e-3)
+    second = ratelimit.acquire(key, now=later)  # paced: a slot, not admitted at once
+    assert second.wait > 0 and second.rate == pytest.approx(0.95 * COLD * 25, rel=1e-3)
+    # ...and probing upwards from there as after the 429: back at 25/s by K.
+    k = (0.05 / ratelimit.cubic_constant(50.0, 0.95)) ** (1 / 3)
+    assert ratelimit.current_rate(key, now=later + k) == pytest.approx(COLD * 25, rel=1e-3)
+
+
+def test_the_learnt_rate_outlives_the_pacing_state(key: str) -> None:
+    """The pacing state is kept for seconds past the last request (or the gate's end), the
+    learnt rate for 30 days after the 429 that set it."""
+    import time
+
+    now = time.time()
+    for i in range(10):
+        ratelimit.acquire(key, now=now + i * 0.01)
+    ratelimit.record_429(key, 2, started=now + 0.11, now=now + 0.12)
+    state = _ttl(key, ratelimit._ADAPT_PREFIX)
+    learnt = _ttl(key, ratelimit._LEARNT_PREFIX)
+    assert state is not None and 2 < state <= ratelimit._STATE_IDLE + 3.5
+    assert learnt is not None and learnt > 29 * 86400
+
+
+def test_forget_and_unblock_drop_the_learnt_rate(key: str) -> None:
+    now = learn(key, 10)
+    ratelimit.forget(key)
+    assert ratelimit.learnt_rate(key) is None
+    assert ratelimit.current_rate(key, now=now + 10) == 0.0
+    now = learn(key, 10, at=now + 10)
+    assert ratelimit.learnt_rate(key) is not None
+    ratelimit.unblock(key)
+    assert ratelimit.learnt_rate(key) is None
+    assert ratelimit.acquire(key, now=now).rate == 0.0  # unpaced again
+
+
+def _drop_state(key: str) -> None:
+    cache = ratelimit.gate_cache()
+    cache.delete_many([ratelimit._ADAPT_PREFIX + key, ratelimit._SENT_PREFIX + key])
+
+
+def _ttl(key: str, prefix: str) -> float | None:
+    """Seconds until the cache entry expires (Redis: PTTL; locmem: its expiry table)."""
+    import time
+
+    cache = ratelimit.gate_cache()
+    client = ratelimit._redis_client(cache)
+    if client is not None:
+        ms = client.pttl(cache.make_and_validate_key(prefix + key))
+        return ms / 1000 if ms >= 0 else None
+    expiry = cache._expire_info.get(cache.make_and_validate_key(prefix + key))  # type: ignore[attr-defined]
+    return None if expiry is None else float(expiry) - time.time()
 
 
 def test_the_fixed_limit_caps_the_learnt_rate(key: str, settings: Any) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_LIMIT": (5, 1.0),
-                           "SEND_RATE_INCREASE": 0.5}  # fmt: skip
+                           "SEND_RATE_PROBE_SECONDS": 1}  # fmt: skip
     assert ratelimit.current_rate(key, now=T) == 5.0  # also the starting rate
     tickets = [ratelimit.acquire(key, now=T) for _ in range(3)]
     assert [t.wait for t in tickets] == pytest.approx([0.0, 0.1, 0.3], abs=1e-3)
@@ -179,7 +306,7 @@ def test_a_long_retry_after_measures_over_a_longer_window(key: str, settings: An
     # 5 sends a second for a minute (a per-minute limit of 300), then a 429 asking for 30 s:
     # a one-second window could see a lucky burst; the 30 s window sees 5/s.
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_INITIAL": 5,
-                           "SEND_RATE_INCREASE": 0}  # fmt: skip
+                           "SEND_RATE_PROBE_SECONDS": 0}  # fmt: skip
     for i in range(301):
         assert ratelimit.acquire(key, now=T + i / 5).wait == 0.0
     started = T + 300 / 5
@@ -220,7 +347,7 @@ def test_concurrent_workers_are_admitted_once_and_spread_evenly(settings: Any) -
     admit exactly one and give the other 199 distinct slots exactly 1/rate apart."""
     settings.CACHES = {**settings.CACHES, "pace": _cache("redis")}
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "RATE_LIMIT_CACHE": "pace",
-                           "SEND_RATE_INITIAL": 40, "SEND_RATE_INCREASE": 0}  # fmt: skip
+                           "SEND_RATE_INITIAL": 40, "SEND_RATE_PROBE_SECONDS": 0}  # fmt: skip
     key = f"webexteams:bot:{uuid.uuid4().hex[:16]}"
     tickets: list[ratelimit.Ticket] = []
     lock = threading.Lock()
@@ -320,3 +447,43 @@ def test_a_dead_cache_still_sends_and_honours_retry_after(webex: Any, monkeypatc
     webex.fake.fail_next(429, retry_after=4, method="POST", path="/messages")
     result = messaging.deliver(queue(room_id=webex.room.id, text="limited").pk)
     assert result.outcome == "retry" and 4 <= (result.countdown or 0) <= 5
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_lua_scripts_and_the_python_twin_agree(settings: Any, seed: int) -> None:
+    """The same random run of admissions, 429s and quiet spells (the pacing state dropped, as
+    its expiry does) on Redis (Lua) and on locmem (Python): the same answers."""
+    import random
+
+    rnd = random.Random(seed)
+    events: list[tuple[str, float]] = []
+    at = T
+    for _ in range(400):
+        at += rnd.expovariate(40.0)
+        roll = rnd.random()
+        events.append(("429" if roll < 0.02 else "quiet" if roll < 0.025 else "send", at))
+    answers: dict[str, list[tuple[float, ...]]] = {}
+    for backend in ("locmem", "redis"):
+        settings.CACHES = {**settings.CACHES, "pace": _cache(backend)}
+        settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "RATE_LIMIT_CACHE": "pace"}
+        key = f"webexteams:bot:{uuid.uuid4().hex[:16]}"
+        out: list[tuple[float, ...]] = []
+        for kind, now in events:
+            if kind == "429":
+                ratelimit.record_429(key, 1, started=now - 0.002, now=now)
+                learnt = ratelimit.learnt_rate(key) or (0.0, 0.0)
+                out.append((-1.0, ratelimit.current_rate(key, now=now + 1.5), *learnt))
+            elif kind == "quiet":
+                _drop_state(key)
+            else:
+                ticket = ratelimit.acquire(key, now=now)
+                out.append((ticket.wait, ticket.slot, ticket.rate))
+        answers[backend] = out
+    assert len(answers["locmem"]) == len(answers["redis"])
+    limited = [a for a in answers["redis"] if len(a) == 4]
+    # The run did exercise the decrease, the learnt rate and paced refusals.
+    assert len(limited) >= 3 and all(a[2] > 0 for a in limited)
+    assert sum(1 for a in answers["redis"] if len(a) == 3 and a[0] > 0) > 100
+    for a, b in zip(answers["locmem"], answers["redis"], strict=True):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-5)
