@@ -31,7 +31,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "listing": {"rooms": 1_000, "small": 100, "page_size": 100, "rounds": 1,
                 "memory_page_size": 10},
     "sending": {"count": 30, "rate": 20.0, "timeout": 90.0, "approaches": ("ours", "sdk-celery"),
-                "reruns": 2},
+                "reruns": 1},
     "overhead": {"calls": 50, "rounds": 1},
     "websocket": {"count": 30, "rounds": 1},
 }  # fmt: skip

@@ -109,6 +109,10 @@ def test_ingest_and_sending(tmp_path: Path, bench_database: str) -> None:
         assert result["lost"] == 0, name
         assert result["delivered_unique"] == sending["messages"], name
     assert sending["approaches"]["ours"]["duplicated"] == 0
+    # A cold start, then the reruns that start from what it learnt (quick: one).
+    cold = sending["ours_cold_start"]
+    assert cold["delivered_unique"] == sending["messages"] and cold["duplicated"] == 0
+    assert [r["rerun"] for r in sending["ours_reruns"]] == [1]
     assert (out / "sending.png").stat().st_size > 0
 
 
