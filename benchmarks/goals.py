@@ -60,6 +60,15 @@ def ingest(doc: dict[str, Any]) -> list[dict[str, Any]]:
             row("celery-e2e p50 ms, received -> receiver ran", e2e.get("p50_ms"), "report", None)
         )
         out.append(row("celery-e2e p99 ms", e2e.get("p99_ms"), "report", None))
+        drain = e2e.get("drain_seconds")
+        out.append(
+            row(
+                "celery-e2e drain after wrk, s (else the latencies include a growing queue)",
+                drain,
+                "<= 1 (the worker kept up)",
+                drain is not None and bool(e2e.get("worker_kept_up")),
+            )
+        )
         complete = bool(e2e.get("complete"))
         out.append(
             row(

@@ -7,7 +7,9 @@ Needs PostgreSQL (``BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:
 created and migrated here) and Redis (``BENCH_REDIS_URL``, default
 redis://127.0.0.1:6379/11; database 11 for queues, 12 for the rate-limit gate), and ``wrk``
 for the ingest benchmark. Starts and stops what it needs (gunicorn, Celery workers, fake
-Webex servers).
+Webex servers). At the end it prints one table of every goal of every result file present
+(benchmarks/goals.py; "not measured" for a benchmark without one), also at the top of
+RESULTS.md.
 """
 
 from __future__ import annotations
