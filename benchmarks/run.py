@@ -159,6 +159,13 @@ def render(directory: Path) -> str:
                 f"| {e2e.get('drain_seconds', 0):.1f} |",
                 "",
             ]
+            for a in e2e.get("overloaded_attempts", []):
+                out += [
+                    f"Not counted: an attempt at {a['offered_rate_per_second']:.0f} req/s offered "
+                    f"overloaded the worker (drained {a['drain_seconds']:.1f} s after wrk; p50 "
+                    f"{a['p50_ms']:.0f} ms, p99 {a['p99_ms']:.0f} ms: a growing queue).",
+                    "",
+                ]
         if ingest.get("chart"):
             out += [f"![ingest per round and celery-e2e latency]({ingest['chart']})", ""]
     listing = _load(directory / "listing.json")
