@@ -19,6 +19,7 @@ import tracemalloc
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from benchmarks import goals
 from benchmarks.common import ROOT, log, median, write_result
 
 NAME = "listing"
@@ -145,5 +146,6 @@ def run(
         # Flat: 20x the items may not cost more than 1.5x the peak (pages are bounded).
         "memory flat in items": isinstance(growth, float) and growth < 1.5,
     }
+    result["goals"] = goals.listing(result)
     write_result(NAME, result)
     return result

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from benchmarks import goals
 from benchmarks.common import log, median, write_result
 
 NAME = "overhead"
@@ -109,5 +110,6 @@ def run(calls: int = 2_000, rounds: int = 5) -> dict[str, Any]:
         "goal": "ratio ours / SDK <= 1.0",
     }
     result["goal_met"] = all(v["ratio_ours_over_sdk"] <= 1.0 for v in results.values())
+    result["goals"] = goals.overhead(result)
     write_result(NAME, result)
     return result

@@ -6,7 +6,16 @@
 -- A thread that runs out of lines starts again from its first one; done() reports how many
 -- times that happened (the driver makes the file large enough that it does not).
 --
--- Environment: BENCH_BODIES (the file), BENCH_PATH (the URL path), BENCH_THREADS (n).
+-- Environment: BENCH_BODIES (the file), BENCH_PATH (the URL path), BENCH_THREADS (n), and
+-- BENCH_RATE (optional): requests per second to offer in all, paced by wrk's delay() hook.
+--
+-- Pacing (the celery-e2e phase): each thread offers BENCH_RATE / n requests per second on a
+-- fixed schedule of slots, one every 1000 * n / BENCH_RATE ms on the monotonic clock (read
+-- through LuaJIT's FFI: wrk's Lua has no sub-second clock). delay() gives each request the
+-- next free slot: a slot missed because every connection was busy is not caught up later in
+-- a burst, so the offered rate is a ceiling the server may fall short of (the driver reports
+-- the achieved rate). wrk calls delay() only when the script defines it, so unpaced runs
+-- (BENCH_RATE unset or empty) are exactly as before.
 
 local counter = 0
 local threads = {}
@@ -44,6 +53,35 @@ function request()
     wraps = wraps + 1
   end
   return requests[index]
+end
+
+local rate = tonumber(os.getenv("BENCH_RATE") or "")
+if rate ~= nil and rate > 0 then
+  local ffi = require("ffi")
+  ffi.cdef([[
+    typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+    int clock_gettime(int clk_id, bench_timespec *tp);
+  ]])
+  local ts = ffi.new("bench_timespec")
+  local CLOCK_MONOTONIC = 1
+
+  local function now_ms()
+    ffi.C.clock_gettime(CLOCK_MONOTONIC, ts)
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+  end
+
+  local interval = 1000 * tonumber(os.getenv("BENCH_THREADS")) / rate
+  local next_slot = nil
+
+  function delay()
+    local now = now_ms()
+    local slot = next_slot or now
+    if slot < now then
+      slot = now
+    end
+    next_slot = slot + interval
+    return slot - now
+  end
 end
 
 function done(summary, latency, requests)

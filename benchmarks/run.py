@@ -7,7 +7,9 @@ Needs PostgreSQL (``BENCH_DATABASE_URL``, default postgres://postgres@127.0.0.1:
 created and migrated here) and Redis (``BENCH_REDIS_URL``, default
 redis://127.0.0.1:6379/11; database 11 for queues, 12 for the rate-limit gate), and ``wrk``
 for the ingest benchmark. Starts and stops what it needs (gunicorn, Celery workers, fake
-Webex servers).
+Webex servers). At the end it prints one table of every goal of every result file present
+(benchmarks/goals.py; "not measured" for a benchmark without one), also at the top of
+RESULTS.md.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks import goals
 from benchmarks.common import log, results_dir
 
 NAMES = ("ingest", "listing", "sending", "overhead", "websocket")
 
 QUICK: dict[str, dict[str, Any]] = {
-    "ingest": {"duration": 2, "rounds": 1, "bodies": 40_000,
-               "variants": ("bare", "minimal", "floor", "full-sync")},
+    "ingest": {"duration": 2, "rounds": 1, "bodies": 40_000, "e2e_duration": 2},
     "listing": {"rooms": 1_000, "small": 100, "page_size": 100, "rounds": 1,
                 "memory_page_size": 10},
     "sending": {"count": 30, "rate": 20.0, "timeout": 90.0, "approaches": ("ours", "sdk-celery"),
@@ -93,6 +95,13 @@ def render(directory: Path) -> str:
         "one; docs/benchmarks.md explains each benchmark. Ratios compare figures measured in "
         "the same run on the same machine.",
         "",
+        "## Goals",
+        "",
+        'Every goal of every benchmark, from the result files below ("not measured": no '
+        'result file; met "-": a figure reported, no goal set for it).',
+        "",
+        *goal_table(directory),
+        "",
     ]
     ingest = _load(directory / "ingest.json")
     if ingest:
@@ -113,6 +122,16 @@ def render(directory: Path) -> str:
                 f"{s['latency_p99_ms']:.1f} | {s['commits_per_request']:.2f} | {s['non_2xx']} |"
             )
         out.append("")
+        for variant, g in ingest.get("goal_per_round", {}).items():
+            refs = ingest.get("faster_reference_per_round", [])
+            each = ", ".join(
+                f"{r:.2f}" + (f" ({ref})" if ref else "")
+                for r, ref in zip(g["per_round"], refs + [""] * len(g["per_round"]), strict=False)
+            )
+            out.append(
+                f"- {variant} over the faster of minimal and floor, per round: {each}; "
+                f"min **{g['min']:.2f}**, median **{g['median']:.2f}**"
+            )
         for key, value in ingest["ratios"].items():
             rounds = ingest.get("ratios_per_round", {}).get(key)
             each = f" (per round: {', '.join(f'{r:.2f}' for r in rounds)})" if rounds else ""
@@ -123,6 +142,33 @@ def render(directory: Path) -> str:
             + ", ".join(f"{k} {_f(v)}" for k, v in ingest["goal_met"].items()),
             "",
         ]
+        e2e = ingest.get("e2e")
+        if e2e:
+            out += [
+                "### Celery mode end to end: delivery received -> receiver ran (celery-e2e)",
+                "",
+                f"wrk paced at {e2e['offered_rate_per_second']:.0f} req/s offered "
+                f"({e2e['rate_source']}) for {e2e['duration_seconds']:g} s; one Celery worker "
+                f"of {e2e['worker_processes']} prefork processes consuming the queue.",
+                "",
+                "| offered req/s | achieved req/s | deliveries | unprocessed | p50 ms | p90 ms "
+                "| p99 ms | max ms | drained s after wrk |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                f"| {e2e['offered_rate_per_second']:.0f} | {e2e['achieved_rate_per_second']:.0f} "
+                f"| {e2e['deliveries']} | {e2e['unprocessed']} | {e2e['p50_ms']:.1f} "
+                f"| {e2e['p90_ms']:.1f} | {e2e['p99_ms']:.1f} | {e2e['max_ms']:.1f} "
+                f"| {e2e.get('drain_seconds', 0):.1f} |",
+                "",
+            ]
+            for a in e2e.get("overloaded_attempts", []):
+                out += [
+                    f"Not counted: an attempt at {a['offered_rate_per_second']:.0f} req/s offered "
+                    f"overloaded the worker (drained {a['drain_seconds']:.1f} s after wrk; p50 "
+                    f"{a['p50_ms']:.0f} ms, p99 {a['p99_ms']:.0f} ms: a growing queue).",
+                    "",
+                ]
+        if ingest.get("chart"):
+            out += [f"![ingest per round and celery-e2e latency]({ingest['chart']})", ""]
     listing = _load(directory / "listing.json")
     if listing:
         mem = listing["peak_bytes"]
@@ -200,7 +246,29 @@ def render(directory: Path) -> str:
                 f"{us['requests']:.0f} | {r['ratio_ours_over_sdk']:.2f} |"
             )
         out += ["", f"Goal: {overhead['goal']}: {_f(overhead['goal_met'])}", ""]
+    websocket = _load(directory / "websocket.json")
+    if websocket:
+        out += [
+            "## Websocket receive (ours vs webex_bot)",
+            "",
+            f"{websocket['count']} events per round, {len(websocket['rounds'])} round(s), medians.",
+            "",
+            "| | ours | webex_bot |",
+            "|---|---:|---:|",
+            f"| events / s | {websocket['ours_events_per_second']:.0f} | "
+            f"{websocket['webex_bot_events_per_second']:.0f} |",
+            f"| REST calls / event | {websocket['ours_rest_calls_per_event']:.2f} | "
+            f"{websocket['webex_bot_rest_calls_per_event']:.2f} |",
+            f"| lost per round | {websocket['ours_lost']} | {websocket['webex_bot_lost']} |",
+            "",
+        ]
     return "\n".join(out)
+
+
+def goal_table(directory: Path) -> list[str]:
+    """The one table of every goal (markdown lines), from every result file in ``directory``;
+    a benchmark without a result file shows as "not measured"."""
+    return goals.table({name: _load(directory / f"{name}.json") for name in NAMES})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     directory = results_dir()
     (directory / "RESULTS.md").write_text(render(directory))
     log(f"done in {time.monotonic() - started:.0f}s; results in {directory}")
+    print("\nGoals (every result file in the results directory):\n", flush=True)
+    print("\n".join(goal_table(directory)), flush=True)
     if failures:
         log(f"failed: {', '.join(failures)}")
         return 1

@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+from benchmarks import goals
 from benchmarks.common import log, median, write_result
 
 
@@ -187,5 +188,6 @@ def run(*, count: int = 300, rounds: int = 3) -> dict[str, Any]:
         "webex_bot_lost": [r["webex_bot"]["lost"] for r in per_round],
         "ours_lost": [r["ours"]["lost"] for r in per_round],
     }
+    result["goals"] = goals.websocket(result)
     write_result("websocket", result)
     return result

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow]
 
 
-def run_bench(tmp_path: Path, *names: str, env: dict[str, str] | None = None) -> Path:
+def run_bench(tmp_path: Path, *names: str, env: dict[str, str] | None = None) -> tuple[Path, str]:
+    """The results directory and the run's stdout."""
     out = tmp_path / "results"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", *names],
@@ -35,7 +36,19 @@ def run_bench(tmp_path: Path, *names: str, env: dict[str, str] | None = None) ->
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert (out / "RESULTS.md").exists()
-    return out
+    # One goal table, printed at the end and at the top of RESULTS.md, names every benchmark
+    # (those not run here as "not measured").
+    header = "| benchmark | measure | value | goal | met |"
+    assert header in result.stdout
+    table = result.stdout[result.stdout.index(header) :]
+    for name in ("ingest", "listing", "sending", "overhead", "websocket"):
+        assert f"| {name} |" in table, name
+        if name not in names:
+            assert f"| {name} | not measured" in table, name
+    text = (out / "RESULTS.md").read_text()
+    sections = [text.find(f"\n## {s}") for s in ("1.", "2.", "3.", "4.", "Websocket")]
+    assert text.index(header) < min([i for i in sections if i >= 0], default=len(text))
+    return out, result.stdout
 
 
 def load(out: Path, name: str) -> dict[str, Any]:
@@ -43,7 +56,7 @@ def load(out: Path, name: str) -> dict[str, Any]:
 
 
 def test_listing_and_overhead(tmp_path: Path) -> None:
-    out = run_bench(tmp_path, "listing", "overhead")
+    out, _ = run_bench(tmp_path, "listing", "overhead")
     listing = load(out, "listing")
     assert listing["items_seen"] == {"ours": 1000, "webexpythonsdk": 1000}
     assert all(v > 0 for v in listing["median_wall_seconds"].values())
@@ -77,9 +90,11 @@ def bench_database() -> Iterator[str]:
 def test_ingest_and_sending(tmp_path: Path, bench_database: str) -> None:
     if shutil.which("wrk") is None:
         pytest.skip("needs wrk (apt-get install wrk)")
-    out = run_bench(tmp_path, "ingest", "sending", env={"BENCH_DATABASE_URL": bench_database})
+    out, stdout = run_bench(
+        tmp_path, "ingest", "sending", env={"BENCH_DATABASE_URL": bench_database}
+    )
     ingest = load(out, "ingest")
-    assert set(ingest["summary"]) == {"bare", "minimal", "floor", "full-sync"}
+    assert set(ingest["summary"]) == {"bare", "minimal", "floor", "full-sync", "full-celery"}
     for variant, runs in ingest["runs"].items():
         for run in runs:
             assert run["requests"] > 0, variant
@@ -104,6 +119,26 @@ def test_ingest_and_sending(tmp_path: Path, bench_database: str) -> None:
                 assert answered <= run["stored"] <= answered + in_flight
                 assert run["processed"] == run["stored"]
                 assert run["commits_per_request"] >= 0.95
+            if variant == "full-celery":
+                assert answered <= run["stored"] <= answered + in_flight
+    # The goal per round: against that round's faster reference, one ratio per round.
+    for variant in ("full-sync", "full-celery"):
+        goal = ingest["goal_per_round"][variant]
+        assert len(goal["per_round"]) == ingest["rounds"]
+        assert goal["min"] <= goal["median"]
+        assert goal["goal_met"] == (goal["min"] >= 0.8)
+    assert set(ingest["faster_reference_per_round"]) <= {"minimal", "floor"}
+    # celery-e2e: every delivery of the paced phase reached the worker's receiver once.
+    e2e = ingest["e2e"]
+    assert e2e["complete"] and e2e["unprocessed"] == 0
+    assert e2e["non_2xx"] == 0 and e2e["wraps"] == 0
+    assert e2e["requests"] <= e2e["stored"] <= e2e["requests"] + ingest["wrk"]["connections"]
+    assert e2e["deliveries"] == e2e["stored"] == len(e2e["samples_ms"]) > 0
+    assert 0 < e2e["p50_ms"] <= e2e["p90_ms"] <= e2e["p99_ms"] <= e2e["max_ms"]
+    assert e2e["offered_rate_per_second"] > 0 and e2e["achieved_rate_per_second"] > 0
+    assert (out / "ingest.png").stat().st_size > 0
+    assert "celery-e2e p99 ms" in stdout
+    assert "celery-e2e" in (out / "RESULTS.md").read_text()
     sending = load(out, "sending")
     for name, result in sending["approaches"].items():
         assert result["lost"] == 0, name
@@ -118,7 +153,7 @@ def test_ingest_and_sending(tmp_path: Path, bench_database: str) -> None:
 
 def test_websocket(tmp_path: Path, bench_database: str) -> None:
     """Our listener and webex_bot against the same fake: ours loses nothing."""
-    out = run_bench(tmp_path, "websocket", env={"BENCH_DATABASE_URL": bench_database})
+    out, _ = run_bench(tmp_path, "websocket", env={"BENCH_DATABASE_URL": bench_database})
     result = load(out, "websocket")
     assert result["ours_lost"] == [0]
     assert result["ours_events_per_second"] > 0
