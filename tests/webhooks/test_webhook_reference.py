@@ -110,3 +110,23 @@ def test_ingest_does_not_wait_for_a_lock_on_the_webhook_row() -> None:
     finally:
         release.set()
         holder.join(30)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_dispatch_counts_its_attempt_outside_a_transaction(recorder: Recorder) -> None:
+    """The Celery task's path (autocommit): the attempt is counted by the one-statement
+    UPDATE that does not wait for its WAL flush, and the outcome after it is written."""
+    webhook = make_webhook()
+    delivery, _ = accept_delivery(webhook, payload(webhook.webex_id))
+    assert not connection.in_atomic_block
+    before = WebhookDelivery.objects.get(pk=delivery.pk).attempts  # sync mode dispatched it
+    for expected in (before + 1, before + 2):
+        done = process_delivery(delivery.pk, force=True)
+        assert done is not None and done.attempts == expected
+        stored = WebhookDelivery.objects.get(pk=delivery.pk)
+        assert (stored.attempts, stored.status) == (expected, WebhookDelivery.Status.PROCESSED)
+    with connection.cursor() as cursor:  # SET LOCAL did not leak into the session
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    assert recorder.names().count("messages:created") == before + 2
