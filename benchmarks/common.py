@@ -118,3 +118,23 @@ def python() -> str:
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def celery_worker_cmd(app: str, queue: str, processes: int) -> list[str]:
+    """One Celery worker of ``app`` with ``processes`` prefork children on ``queue``, the same
+    flags for every benchmark that runs one (sending's approaches, ingest's celery-e2e)."""
+    return [
+        python(), "-m", "celery", "-A", app, "worker", "-Q", queue, "-c", str(processes),
+        "--pool", "prefork", "-n", f"{queue}@%h", "--without-gossip", "--without-mingle",
+        "--without-heartbeat", "-l", "INFO",
+    ]  # fmt: skip
+
+
+def wait_until(done: Any, timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``done()`` until true (``True``) or ``timeout`` seconds pass (``False``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(interval)
+    return False

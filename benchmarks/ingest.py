@@ -50,6 +50,7 @@ from typing import Any
 from benchmarks import goals
 from benchmarks.common import (
     ROOT,
+    celery_worker_cmd,
     free_port,
     log,
     median,
@@ -58,6 +59,7 @@ from benchmarks.common import (
     python,
     results_dir,
     wait_for_port,
+    wait_until,
     write_result,
 )
 from benchmarks.goals import INGEST_GOAL
@@ -315,41 +317,6 @@ def e2e_rate(celery_rps: float | None) -> tuple[float, str]:
     return E2E_FALLBACK_RATE, "fallback (full-celery not measured)"
 
 
-def _e2e_worker_cmd(queue: str, processes: int) -> list[str]:
-    """One Celery worker of :mod:`benchmarks.e2e` (the test project's app plus the recording
-    receiver) on ``queue``, flags as the sending benchmark's workers."""
-    return [
-        python(),
-        "-m",
-        "celery",
-        "-A",
-        "benchmarks.e2e",
-        "worker",
-        "-Q",
-        queue,
-        "-c",
-        str(processes),
-        "--pool",
-        "prefork",
-        "-n",
-        f"{queue}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-l",
-        "INFO",
-    ]
-
-
-def _wait_for(done: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if done():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def run_e2e(
     webhook: Any,
     *,
@@ -399,14 +366,18 @@ def run_e2e(
     complete = False
     try:
         with (
-            process(_e2e_worker_cmd(queue, worker_processes), env=worker_env, log=worker_log),
+            process(
+                celery_worker_cmd("benchmarks.e2e", queue, worker_processes),
+                env=worker_env,
+                log=worker_log,
+            ),
             process(_gunicorn_cmd(port, workers), env=env, log=work / "gunicorn-e2e.log") as proc,
         ):
-            if not _wait_for(lambda: b"ready" in worker_log.read_bytes(), 60):
+            if not wait_until(lambda: b"ready" in worker_log.read_bytes(), 60):
                 raise RuntimeError(f"the e2e worker did not start:\n{worker_log.read_text()}")
             wait_for_port(port, proc=proc)
             warmed = warm_up(url, warm)
-            if not _wait_for(lambda: broker.llen(key) >= warmed, 60):
+            if not wait_until(lambda: broker.llen(key) >= warmed, 60):
                 raise RuntimeError("the e2e worker processed none of the warm-up deliveries")
             broker.delete(key)  # first-call costs (imports, connections) are not measured
             result = run_wrk(url, body_file, duration, threads, connections, rate=offered)

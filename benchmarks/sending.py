@@ -37,7 +37,15 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from benchmarks.common import ROOT, log, process, python, results_dir, write_result
+from benchmarks.common import (
+    ROOT,
+    celery_worker_cmd,
+    log,
+    process,
+    results_dir,
+    wait_until,
+    write_result,
+)
 
 NAME = "sending"
 APPROACHES = ("ours", "ours-paced", "sdk-celery")
@@ -69,11 +77,8 @@ def _texts_stored(fake: Any, room_id: str, tag: str) -> Counter[str]:
 
 
 def _wait(done: Any, timeout: float, what: str) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if done():
-            return True
-        time.sleep(0.25)
+    if wait_until(done, timeout, interval=0.25):
+        return True
     log(f"sending: timed out waiting for {what}")
     return False
 
@@ -120,32 +125,6 @@ def _analyse(
 
 def _worker_env(base: dict[str, str], **extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), **base, **extra}
-
-
-def _worker_cmd(app: str, queue: str, workers: int) -> list[str]:
-    """One Celery worker process of ``app`` with ``workers`` prefork children on ``queue``:
-    the same for both approaches, so they differ only in the task they run."""
-    return [
-        python(),
-        "-m",
-        "celery",
-        "-A",
-        app,
-        "worker",
-        "-Q",
-        queue,
-        "-c",
-        str(workers),
-        "--pool",
-        "prefork",
-        "-n",
-        f"{queue}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-l",
-        "INFO",
-    ]
 
 
 def run_ours(
@@ -201,7 +180,7 @@ def run_ours(
     tag = f"[{name}-{uuid.uuid4().hex[:6]}]"
     texts = [f"{tag} message {i:04d}" for i in range(count)]
     OutboundMessage.objects.all().delete()
-    cmd = _worker_cmd("testproject", queue, workers)
+    cmd = celery_worker_cmd("testproject", queue, workers)
     logfile = ROOT / "var" / "bench" / f"worker-{name}.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with process(cmd, env=env, log=logfile):
@@ -257,7 +236,7 @@ def run_sdk(
     celery_baseline.app.conf.update(broker_url=redis_url, task_default_queue=queue)
     tag = f"[sdk-{uuid.uuid4().hex[:6]}]"
     texts = [f"{tag} message {i:04d}" for i in range(count)]
-    cmd = _worker_cmd("benchmarks.celery_baseline", queue, workers)
+    cmd = celery_worker_cmd("benchmarks.celery_baseline", queue, workers)
     logfile = ROOT / "var" / "bench" / "worker-sdk.log"
     import redis
 
