@@ -80,24 +80,41 @@ def _count_attempt(delivery: WebhookDelivery) -> None:
     and the outcome that follows is durable as before."""
     using = delivery._state.db or router.db_for_write(WebhookDelivery, instance=delivery)
     connection = connections[using]
+    qn = connection.ops.quote_name
+    if not _update_without_flush_wait(
+        connection, f"{qn('attempts')} = {qn('attempts')} + 1", [], delivery.pk
+    ):
+        WebhookDelivery.objects.using(using).filter(pk=delivery.pk).update(
+            attempts=F("attempts") + 1
+        )
+
+
+def _update_without_flush_wait(
+    connection: Any, assignments: str, params: list[Any], pk: int
+) -> bool:
+    """``UPDATE`` the delivery ``pk`` (``SET assignments``, placeholders bound to ``params``)
+    without waiting for its WAL flush: ``SET LOCAL synchronous_commit TO OFF`` in the same
+    simple query, so it covers this one statement's implicit transaction (client-side
+    binding, Django's default for psycopg, allows two statements in one query). Visible to
+    every session at once; a database crash within ~3 x ``wal_writer_delay`` can lose it.
+    Only on PostgreSQL outside a transaction (inside one, SET LOCAL would cover the caller's
+    whole transaction) and without server-side binding; returns ``False`` where it did not
+    run, for the caller's plain UPDATE."""
     if (
         connection.vendor != "postgresql"
         or connection.in_atomic_block
         or connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
     ):
-        WebhookDelivery.objects.using(using).filter(pk=delivery.pk).update(
-            attempts=F("attempts") + 1
-        )
-        return
+        return False
     qn = connection.ops.quote_name
-    # Identifiers from the model's metadata, quoted; the value is bound. Two statements in
-    # one simple query run as one implicit transaction, so SET LOCAL covers only the UPDATE.
+    # Identifiers from the model's metadata, quoted; every value is bound.
     sql = (
         f"SET LOCAL synchronous_commit TO OFF; UPDATE {qn(WebhookDelivery._meta.db_table)} "  # noqa: S608
-        f"SET {qn('attempts')} = {qn('attempts')} + 1 WHERE {qn('id')} = %s"
+        f"SET {assignments} WHERE {qn('id')} = %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [delivery.pk])
+        cursor.execute(sql, [*params, pk])
+    return True
 
 
 def _process(
@@ -179,39 +196,19 @@ def _finish(
         # one commit (django_webexteams/outcomes.py says what that trades).
         outcomes.defer(using, delivery.pk, status, delivery.processed_at, interval)
         return delivery
-    if (
-        not durable
-        and connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+    # Trade-off (docs/webhooks.md, "Performance and its trade-offs"): the delivery row is
+    # already durable; only this outcome skips the WAL flush wait. A server crash may lose
+    # it, leaving the row "received" (attempts 1), which `webexteams_deliveries reprocess
+    # --status received` dispatches again.
+    qn = connection.ops.quote_name
+    field = WebhookDelivery._meta.get_field("processed_at")
+    if not durable and _update_without_flush_wait(
+        connection,
+        f"{qn('status')} = %s, {qn('error')} = %s, {qn('traceback')} = %s, "
+        f"{qn('processed_at')} = %s",
+        [status, error, tb, field.get_db_prep_save(delivery.processed_at, connection)],
+        delivery.pk,
     ):
-        # Trade-off (docs/webhooks.md, "Performance and its trade-offs"): the delivery row
-        # is already durable; only this outcome skips the WAL flush wait. It is visible to
-        # every other session at once; a server crash within ~3 x wal_writer_delay may lose
-        # it, leaving the row "received" (attempts 1), which `webexteams_deliveries
-        # reprocess --status received` dispatches again. SET LOCAL applies to this
-        # statement's implicit transaction only (two statements in one simple query run as
-        # one transaction; client-side binding, Django's default for psycopg, allows that).
-        qn = connection.ops.quote_name
-        table = qn(WebhookDelivery._meta.db_table)
-        field = WebhookDelivery._meta.get_field("processed_at")
-        # Identifiers from the model's metadata, quoted; every value is bound.
-        sql = (
-            f"SET LOCAL synchronous_commit TO OFF; UPDATE {table} SET {qn('status')} = %s, "  # noqa: S608
-            f"{qn('error')} = %s, {qn('traceback')} = %s, {qn('processed_at')} = %s "
-            f"WHERE {qn('id')} = %s"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql,
-                [
-                    status,
-                    error,
-                    tb,
-                    field.get_db_prep_save(delivery.processed_at, connection),
-                    delivery.pk,
-                ],
-            )
         return delivery
     delivery.save(update_fields=["status", "error", "traceback", "processed_at"])
     return delivery
