@@ -37,7 +37,7 @@ from django_webexteams.webhooks.lookup import (
     lookup_registration,
 )
 from django_webexteams.webhooks.payload import InvalidPayloadError, parse_payload
-from django_webexteams.webhooks.store import accept_delivery
+from django_webexteams.webhooks.store import accept_registered
 
 __all__ = ["receive"]
 
@@ -134,19 +134,14 @@ def receive(request: HttpRequest, uuid: uuid_module.UUID) -> HttpResponse:
     try:
         # The verified body is stored as the payload's JSON text (it decoded as UTF-8 and
         # parsed above), saving a second serialisation of what was just parsed.
-        delivery, created = accept_delivery(
-            registration.webhook(),
-            payload,
-            own_person_id=registration.own_person_id,
-            body=body.decode("utf-8"),
-        )
+        delivery_pk, created = accept_registered(registration, payload, body.decode("utf-8"))
     except IntegrityError:
         # The webhook was deleted after this process cached it (store.WebhookGone: the
         # INSERT checks that it exists). Unknown now.
         forget_registrations()
         return _answer(404, "unknown webhook")
     if not created:
-        logger.info("Duplicate webhook delivery %s for %s (not dispatched)", delivery.pk, uuid)
+        logger.info("Duplicate webhook delivery %s for %s (not dispatched)", delivery_pk, uuid)
         return _answer(200, "duplicate")
     return _answer(200, "ok")
 

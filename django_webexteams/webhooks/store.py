@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_webexteams import conf
 from django_webexteams.models import Credential, PrunedDelivery, Webhook, WebhookDelivery
 from django_webexteams.webhooks.dispatch import _process
-from django_webexteams.webhooks.lookup import _attnames
+from django_webexteams.webhooks.lookup import Registration, _attnames
 from django_webexteams.webhooks.payload import dedupe_key
 from django_webexteams.webhooks.queue import _enqueue, dispatch_mode
 
@@ -280,39 +280,17 @@ def accept_delivery(
     if websocket == (webhook is not None):
         raise ValueError("a websocket delivery has no webhook; a webhook delivery has one")
     using = router.db_for_write(WebhookDelivery, instance=webhook or credential)
-    values = {
-        "id": None,
-        "webhook_id": webhook.pk if webhook is not None else None,
-        "credential_id": credential.pk if websocket and credential is not None else None,
-        "transport": str(transport),
-        "dedupe_key": key,
-        "resource": payload["resource"],
-        "event": payload["event"],
-        "data_id": payload["data"]["id"],
-        "actor_id": payload.get("actorId") or "",
-        "payload": payload,
-        "status": WebhookDelivery.Status.RECEIVED.value,
-        "error": "",
-        "traceback": "",
-        # sync: the dispatch that follows is this delivery's first attempt; written with
-        # the row so that counting it costs no extra UPDATE (and no extra commit).
-        "attempts": 1 if sync else 0,
-        "received_at": timezone.now(),  # what auto_now_add sets
-        "processed_at": None,
-    }
+    values = _new_row(
+        key,
+        payload,
+        webhook_id=webhook.pk if webhook is not None else None,
+        credential_id=credential.pk if websocket and credential is not None else None,
+        transport=str(transport),
+        sync=sync,
+    )
     pk = _insert(using, values, body)
     if pk is None:
-        existing = WebhookDelivery.objects.using(using).filter(dedupe_key=key).order_by().first()
-        if existing is None:
-            if (
-                webhook is not None
-                and not Webhook.objects.using(using).filter(pk=webhook.pk).exists()
-            ):
-                # Nothing inserted because the webhook is gone (deleted after the caller
-                # looked it up), not because the delivery is a duplicate.
-                raise WebhookGone(webhook.pk)
-            # A pruned key, or the other copy rolled back meanwhile; nothing to return.
-            existing = WebhookDelivery(*_row(values))
+        existing = _stored_instead(using, values)
         if on_stored is not None:
             on_stored(existing)
         return existing, False
@@ -334,6 +312,99 @@ def accept_delivery(
     # Webex into a 500; the delivery then stays "received" and can be reprocessed.
     transaction.on_commit(callback, using=using, robust=True)
     return delivery, True
+
+
+def accept_registered(
+    registration: Registration, payload: dict[str, Any], body: str
+) -> tuple[int | None, bool]:
+    """The receiver's :func:`accept_delivery` for a cached ``registration``: returns the
+    stored delivery's primary key (``None``: a pruned key, nothing stored) and ``created``.
+
+    In ``celery`` mode nothing in the request needs the delivery or its webhook as model
+    instances (the task gets the primary key and loads both), so none is built: two
+    instances, their ``pre_init``/``post_init`` signals and the webhook's cached relation
+    were a measurable share of the request (docs/benchmarks.md). What is stored, the dedupe
+    and the dispatch after commit are :func:`accept_delivery`'s, through the same helpers.
+    ``sync`` mode dispatches the instance in this process, so it takes
+    :func:`accept_delivery` itself."""
+    if dispatch_mode() == "sync" or router.routers:
+        # Database routers decide on the instance hint (the webhook): give them one.
+        delivery, created = accept_delivery(
+            registration.webhook(),
+            payload,
+            own_person_id=registration.own_person_id,
+            body=body,
+        )
+        return delivery.pk, created
+    # Without routers, db_for_write(instance=webhook) is the alias the instance came from:
+    # the registration's.
+    using = registration.using
+    values = _new_row(
+        dedupe_key(payload),
+        payload,
+        webhook_id=registration.pk,
+        credential_id=None,
+        transport=WebhookDelivery.Transport.WEBHOOK.value,
+        sync=False,
+    )
+    pk = _insert(using, values, body)
+    if pk is None:
+        return _stored_instead(using, values).pk, False
+    # robust: as in accept_delivery, a broker that is down never makes the answer a 500.
+    transaction.on_commit(lambda: _enqueue(pk), using=using, robust=True)
+    return pk, True
+
+
+def _new_row(
+    key: str,
+    payload: dict[str, Any],
+    *,
+    webhook_id: int | None,
+    credential_id: int | None,
+    transport: str,
+    sync: bool,
+) -> dict[str, Any]:
+    """The new delivery's values by attname (``id`` still ``None``)."""
+    return {
+        "id": None,
+        "webhook_id": webhook_id,
+        "credential_id": credential_id,
+        "transport": transport,
+        "dedupe_key": key,
+        "resource": payload["resource"],
+        "event": payload["event"],
+        "data_id": payload["data"]["id"],
+        "actor_id": payload.get("actorId") or "",
+        "payload": payload,
+        "status": WebhookDelivery.Status.RECEIVED.value,
+        "error": "",
+        "traceback": "",
+        # sync: the dispatch that follows is this delivery's first attempt; written with
+        # the row so that counting it costs no extra UPDATE (and no extra commit).
+        "attempts": 1 if sync else 0,
+        "received_at": timezone.now(),  # what auto_now_add sets
+        "processed_at": None,
+    }
+
+
+def _stored_instead(using: str, values: dict[str, Any]) -> WebhookDelivery:
+    """Nothing was inserted for ``values``: the delivery stored under its dedupe key (a
+    redelivery), else an unsaved one (a pruned key, or the other copy rolled back). Raises
+    :class:`WebhookGone` when the reason was that the webhook no longer exists."""
+    existing = (
+        WebhookDelivery.objects.using(using)
+        .filter(dedupe_key=values["dedupe_key"])
+        .order_by()
+        .first()
+    )
+    if existing is not None:
+        return existing
+    webhook_id = values["webhook_id"]
+    if webhook_id is not None and not Webhook.objects.using(using).filter(pk=webhook_id).exists():
+        # Nothing inserted because the webhook is gone (deleted after the caller looked it
+        # up), not because the delivery is a duplicate.
+        raise WebhookGone(webhook_id)
+    return WebhookDelivery(*_row(values))
 
 
 # --- retention --------------------------------------------------------------------------------

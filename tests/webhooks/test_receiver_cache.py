@@ -77,6 +77,59 @@ def test_celery_mode_warm_delivery_is_one_insert(
     assert (delivery.status, delivery.attempts) == (WebhookDelivery.Status.RECEIVED, 0)
 
 
+class HintRecorder:
+    """A database router that sends everything to "default" and records the instance hint
+    each delivery write was routed by."""
+
+    hints: list[Any] = []
+
+    def db_for_write(self, model: Any, **hints: Any) -> str:
+        if model is WebhookDelivery:
+            self.hints.append(hints.get("instance"))
+        return "default"
+
+
+def test_celery_mode_stores_what_accept_delivery_stores_and_routers_get_the_webhook(
+    webhook: Webhook,
+    client: Client,
+    django_capture_on_commit_callbacks: Any,
+    settings: Any,
+) -> None:
+    """The receiver's Celery path builds no model instances (store.accept_registered), yet
+    the row is the one accept_delivery writes, a redelivery is still a duplicate, and with
+    DATABASE_ROUTERS the router is still asked with the webhook as its instance hint."""
+    from django_webexteams import tasks
+
+    settings.WEBEXTEAMS = {
+        **settings.WEBEXTEAMS,
+        "WEBHOOK_DISPATCH": "celery",
+        "WEBHOOK_CELERY_FAST_PUBLISH": False,
+    }
+    fields = ["webhook_id", "credential_id", "transport", "resource", "event", "data_id",
+              "actor_id", "payload", "status", "error", "traceback", "attempts"]  # fmt: skip
+    capture = django_capture_on_commit_callbacks
+    with mock.patch.object(tasks.process_delivery, "apply_async") as apply_async:
+        assert post(client, webhook, webhook.secret, capture, actorId="lean").content == b"ok"
+        assert post(client, webhook, webhook.secret, capture, actorId="lean").content == (
+            b"duplicate"
+        )
+        lean = WebhookDelivery.objects.values(*fields).get(actor_id="lean")
+        HintRecorder.hints = []
+        settings.DATABASE_ROUTERS = [f"{__name__}.HintRecorder"]
+        assert post(client, webhook, webhook.secret, capture, actorId="routed").content == b"ok"
+    routed = WebhookDelivery.objects.values(*fields).get(actor_id="routed")
+    assert [type(h) for h in HintRecorder.hints] == [Webhook]
+    assert HintRecorder.hints[0].pk == webhook.pk
+    lean_id = WebhookDelivery.objects.get(actor_id="lean").pk
+    routed_id = WebhookDelivery.objects.get(actor_id="routed").pk
+    assert [c.kwargs["args"] for c in apply_async.call_args_list] == [(lean_id,), (routed_id,)]
+    for row in (lean, routed):
+        row.pop("actor_id")
+        row["payload"].pop("actorId")
+    assert lean == routed
+    assert lean["status"] == WebhookDelivery.Status.RECEIVED and lean["attempts"] == 0
+
+
 def test_a_secret_rotated_in_another_process_works_at_once(
     webhook: Webhook, recorder: Recorder, client: Client, django_capture_on_commit_callbacks: Any
 ) -> None:
