@@ -138,7 +138,9 @@ def _user_settings() -> Mapping[str, Any]:
     value = getattr(settings, "WEBEXTEAMS", None)
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    # type() first: a plain dict (the usual case) skips the ABC check, and conf.get() runs
+    # several times per webhook delivery.
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise ImproperlyConfigured("settings.WEBEXTEAMS must be a dict.")
     return value
 

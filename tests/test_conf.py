@@ -45,3 +45,15 @@ def test_a_value_changed_by_override_is_read_at_once(settings: Any) -> None:
     assert conf.get("WEBHOOK_CACHE_SECONDS") == 7
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "WEBHOOK_CACHE_SECONDS": 0}
     assert conf.get("WEBHOOK_CACHE_SECONDS") == 0
+
+
+def test_any_mapping_is_accepted_and_anything_else_refused(settings: Any) -> None:
+    # A plain dict takes the fast path (type() before the ABC check); other mappings must
+    # still work, and a non-mapping must still fail loudly.
+    from types import MappingProxyType
+
+    settings.WEBEXTEAMS = MappingProxyType({**settings.WEBEXTEAMS, "WEBHOOK_DISPATCH": "sync"})
+    assert conf.get("WEBHOOK_DISPATCH") == "sync"
+    settings.WEBEXTEAMS = [("WEBHOOK_DISPATCH", "sync")]
+    with pytest.raises(ImproperlyConfigured, match="must be a dict"):
+        conf.get("WEBHOOK_DISPATCH")
