@@ -169,9 +169,10 @@ def take_slot(key: str, *, now: float | None = None) -> float:
 #
 # The *learnt rate* (``webexteams:learnt:<key>``, a Redis hash or one cache entry, kept
 # ``_LEARNT_TTL`` = 30 days, rewritten on every decrease): ``base``, the rate the last 429 set,
-# and ``wmax``, the rate that 429 met. It outlives the pacing state below, so a burst that
-# starts after a quiet spell (a new pacing state) starts paced at what was learnt, instead of
-# unpaced into the first 429. Only :func:`forget`/:func:`unblock` drop it.
+# and ``wmax``, the level the growth levels off at (0.975 of the rate that 429 met). It
+# outlives the pacing state below, so a burst that starts after a quiet spell (a new pacing
+# state) starts paced at what was learnt, instead of unpaced into the first 429. Only
+# :func:`forget`/:func:`unblock` drop it.
 #
 # The *pacing state* (``webexteams:adapt:<key>``), which lives while the credential sends: it
 # expires ``_STATE_IDLE`` seconds after the last admission request (later when the gate or a
@@ -201,11 +202,12 @@ def take_slot(key: str, *, now: float | None = None) -> float:
 # - recent admissions (times), kept for ``_HISTORY`` seconds: on a 429 the rate it met is
 #   ``wmax = min(admissions per second just before the refused send began, current rate)``
 #   (what Webex accepted until it said "too many"; never reaching back before ``t0``, the
-#   state's start or the last gate's end) and the new rate ``base = decrease * wmax``. When
-#   that is below the ``wmax`` of the previous 429 (which was too high, or the limit fell),
-#   ``wmax`` becomes ``(1 + decrease) / 2`` of it (CUBIC's fast convergence): the growth
-#   levels off below the rate just refused instead of at it. The same for the first 429
-#   after unpaced sending (a burst's count is an upper bound).
+#   state's start or the last gate's end) and the new rate ``base = decrease * wmax``.
+#   ``wmax`` then becomes ``(1 + decrease) / 2`` of it (CUBIC's fast convergence, which TCP
+#   applies only when the limit fell; here after every 429, because a 429 costs every worker
+#   a whole ``Retry-After``): the growth levels off below the rate just refused instead of
+#   at it, and only the convex probe beyond it meets the limit again. The first 429 after
+#   unpaced sending takes the burst's count, an upper bound, down by that factor first.
 #   (Admission times, not response times: a success is only known a round trip later, which
 #   would undercount the window.) ``ref``/``cnt``/``win``: the refused send's start, the count
 #   and the window of that measurement. A later 429 for a send that began inside that window
@@ -405,9 +407,10 @@ def _decrease(
         wmax *= (1.0 + cfg.decrease) / 2.0
     new = lowered = cfg.decrease * wmax
     previous = float(state.get("wmax", state.get("base", 0.0)))
-    if 0 < wmax < previous and float(state.get("base", 0.0)) > 0:
-        # CUBIC's fast convergence: refused below the rate the previous 429 met, so that one
-        # was too high (or the limit fell); level off below this one.
+    if wmax > 0 and float(state.get("base", 0.0)) > 0:
+        # Level off below the rate refused, after every paced 429 (CUBIC's fast convergence,
+        # which TCP applies only when the limit fell): hovering at the refused rate meets the
+        # next 429 within seconds, and each costs every worker a whole Retry-After.
         wmax *= (1.0 + cfg.decrease) / 2.0
     # At most halve per 429 (a window that caught a lull underestimates), relative to the
     # current rate, or to the rate the previous 429 met when probing went far past it.
@@ -574,8 +577,8 @@ if base <= 0 and met > 0 then met = met * (1 + factor) / 2 end
 local new = factor * met
 local lowered = new
 local previous = wmax or base
--- CUBIC's fast convergence: refused below the rate the previous 429 met: level off lower
-if met > 0 and met < previous and base > 0 then met = met * (1 + factor) / 2 end
+-- level off below the rate refused after every paced 429 (CUBIC's fast convergence, always)
+if met > 0 and base > 0 then met = met * (1 + factor) / 2 end
 -- at most halve per 429, relative to the current rate or the rate the previous 429 met
 local reference = current
 if previous > 0 and previous < current then reference = previous end
@@ -705,7 +708,8 @@ def current_rate(key: str, *, now: float | None = None) -> float:
 
 def learnt_rate(key: str) -> tuple[float, float] | None:
     """The learnt rate kept for ``key`` (``base``: the rate the last 429 set, ``wmax``: the
-    rate it met; req/s), or ``None`` when nothing was learnt. For monitoring and tests."""
+    level the growth levels off at, below the rate it met; req/s), or ``None`` when nothing
+    was learnt. For monitoring and tests."""
     cache = gate_cache()
     client = _redis_client(cache)
     if client is not None:

@@ -220,6 +220,30 @@ def test_a_429_below_the_last_refused_rate_levels_off_lower(key: str) -> None:
     assert ratelimit.current_rate(key, now=gate_end + k) == pytest.approx(wmax, rel=1e-3)
 
 
+def test_a_429_above_the_last_refused_rate_still_levels_off_below_it(key: str) -> None:
+    """A raised limit found by probing (a 429 at 24/s, above the 19.5/s the first 429 met):
+    the growth levels off at (1 + 0.95) / 2 of 24/s too, not at 24/s, where the next 429
+    would come within seconds (each one a whole Retry-After for every worker)."""
+    now = learn(key, 20)
+    c = ratelimit.cubic_constant(50.0, 0.95)
+    start = now + 1.0 + 45.0  # probed well past 19.5/s by now
+    assert ratelimit.current_rate(key, now=start) > 30
+    for i in range(26):  # 25/s for a second, admitted at the faster pace, then a 429
+        assert ratelimit.acquire(key, now=start + i / 25).wait == 0.0
+    started = start + 1.0 + 0.001
+    ratelimit.record_429(key, 1, started=started, now=started + 0.004)
+    base, wmax = ratelimit.learnt_rate(key) or (0.0, 0.0)
+    # 24 admissions in the second before the refused one began (its own excluded)
+    assert base == pytest.approx(0.95 * 24, rel=1e-3)
+    assert wmax == pytest.approx(COLD * 24, rel=1e-3)
+    gate_end = started + 0.004 + 1.0
+    k = ((1 - base / wmax) / c) ** (1 / 3)
+    assert ratelimit.current_rate(key, now=gate_end + k) == pytest.approx(COLD * 24, rel=1e-3)
+    # Below the refused 24/s for about 2 K after the gate, past it before a minute.
+    assert ratelimit.current_rate(key, now=gate_end + 1.9 * k) < 24
+    assert ratelimit.current_rate(key, now=gate_end + 50) > 1.5 * 24
+
+
 def test_the_probe_setting_sets_how_fast(key: str, settings: Any) -> None:
     settings.WEBEXTEAMS = {**settings.WEBEXTEAMS, "SEND_RATE_PROBE_SECONDS": 20}
     now = learn(key, 20)
